@@ -1,0 +1,38 @@
+// Inference backend interface: one model with ONE int32 input (batch, seq_len) -> float32 logits.
+// Each backend lives in its own source file and is compiled only when its SDK was found by CMake
+// (HAVE_OPENVINO / HAVE_MSLITE); main.cc picks one from the model file's extension.
+#ifndef LSTM_INFER_BACKEND_H_
+#define LSTM_INFER_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct BackendOptions {
+  std::string model_path;
+  std::string device_target;  // "CPU" or "Ascend"
+  uint32_t device_id = 0;
+  int num_threads = 0;  // 0: the backend's default (all physical cores)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string Name() const = 0;
+  // Fixed shape of the model's only input, e.g. {64, 500}.
+  virtual std::vector<int64_t> InputShape() const = 0;
+  // token_ids holds product(InputShape()) values; logits receives the first output, row-major.
+  // Throws std::runtime_error on failure.
+  virtual void Predict(const std::vector<int32_t> &token_ids, std::vector<float> *logits) = 0;
+};
+
+// Both factories throw std::runtime_error when the model cannot be loaded or has the wrong signature.
+#ifdef HAVE_OPENVINO
+std::unique_ptr<Backend> CreateOpenVinoBackend(const BackendOptions &options);
+#endif
+#ifdef HAVE_MSLITE
+std::unique_ptr<Backend> CreateMsLiteBackend(const BackendOptions &options);
+#endif
+
+#endif  // LSTM_INFER_BACKEND_H_

@@ -1,0 +1,49 @@
+"""Evaluate a SentimentNet checkpoint on the aclImdb test split.
+
+    python eval.py --preprocess_path=./preprocess --ckpt_file=./ckpt_lstm/lstm_best.ckpt
+
+Scores every test review (no remainder dropped), prints accuracy, per-class recall and F1 in the
+reference's format and writes them to metrics_file (JSON).
+"""
+import json
+import os
+
+import mindspore as ms
+
+from src import config as config_module, dataset, errors, lstm, training
+
+
+def main():
+    config = config_module.load_config()
+    print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
+    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+    # The checkpoint's embedding rows follow the vocabulary of the preprocessed folder; ids are
+    # deterministic, so a rebuilt folder from the same data and settings matches as well.
+    meta_file = os.path.join(config.preprocess_path, dataset.META_FILE)
+    if config.preprocess or not os.path.isfile(meta_file):
+        meta = dataset.prepare(config, force=config.preprocess)
+    else:
+        meta = dataset.load_meta(config.preprocess_path)
+    parameters = training.load_checkpoint_file(config.ckpt_file)
+    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
+    training.load_into(network, parameters, config.ckpt_file)
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    test_data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size,
+                                       training=False, max_len=config.max_len,
+                                       bucket_width=config.bucket_width)
+    metrics = training.evaluate(network, test_data)
+    metrics.update(reviews=meta["counts"]["test"], checkpoint=os.path.abspath(config.ckpt_file))
+    print("============== {} ==============".format(
+        {key: metrics[key] for key in ("acc", "recall", "f1")}), flush=True)
+    try:
+        with open(config.metrics_file, "w", encoding="utf-8") as file:
+            json.dump(metrics, file, indent=2)
+    except OSError as error:
+        raise errors.UserError(f"cannot write {config.metrics_file}: {error.strerror}") from None
+    print(f"Metrics written to {os.path.abspath(config.metrics_file)}")
+
+
+if __name__ == "__main__":
+    errors.run_main(main)

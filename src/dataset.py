@@ -1,0 +1,185 @@
+"""aclImdb + GloVe -> MindRecord files, and the MindSpore datasets that read them back.
+
+Preprocessing writes into <preprocess_path>:
+    aclImdb_{train,valid,test}.mindrecord0..3 (+ .db)  rows {id, label, feature, length}
+    vocab.txt      one token per line, line number = id (0 <pad>, 1 <unk>)
+    weight.npy     the embedding matrix, float32 [vocab size, dim] (np.load, no pickle)
+    meta.json      the settings it was built from and what it found; written last
+The rows are token ids truncated to max_len but not padded: the reader pads each batch only to
+its longest review (length buckets), or to max_len for the reference recipe.
+Everything is written to a temporary folder that is renamed into place when complete, so an
+interrupted run never leaves a folder that looks finished.
+"""
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from src import errors, imdb, text, word_vectors
+
+FORMAT_VERSION = 1
+SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
+SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
+          "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
+META_FILE, VOCAB_FILE, WEIGHT_FILE = "meta.json", "vocab.txt", "weight.npy"
+
+
+def mindrecord_path(preprocess_path, split):
+    return os.path.join(preprocess_path, f"aclImdb_{split}.mindrecord")
+
+
+def settings_of(config):
+    """What the preprocessed data depends on; a folder built from other settings is rebuilt."""
+    vectors_file = word_vectors.find_vectors_file(config.glove_path, config.embed_size)
+    return {"format_version": FORMAT_VERSION, "tokenizer_version": text.TOKENIZER_VERSION,
+            "aclimdb_path": os.path.abspath(config.aclimdb_path),
+            "vectors_file": os.path.abspath(vectors_file),
+            "vectors_file_size": os.path.getsize(vectors_file),
+            "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
+            "valid_ratio": config.valid_ratio, "seed": config.seed}
+
+
+def load_meta(preprocess_path):
+    path = os.path.join(preprocess_path, META_FILE)
+    if not os.path.isfile(path):
+        raise errors.UserError(
+            f"{preprocess_path} holds no complete preprocessed data (no {META_FILE}); run train.py "
+            "with --aclimdb_path and --glove_path, or pass --preprocess=True")
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def prepare(config, force=False):
+    """Builds the preprocessed folder unless one built from the same settings is already there."""
+    settings = settings_of(config)
+    path = config.preprocess_path
+    if not force and os.path.isfile(os.path.join(path, META_FILE)):
+        if load_meta(path).get("settings") == settings:
+            print(f"Reusing preprocessed data in {path}")
+            return load_meta(path)
+        print(f"Preprocessed data in {path} was built with other settings: rebuilding")
+    print("============== Starting Data Pre-processing ==============")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        temporary = f"{os.path.abspath(path)}.tmp-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        os.makedirs(temporary)
+    except OSError as error:
+        raise errors.UserError(f"cannot write preprocessed data under {parent}: {error.strerror}") from None
+    try:
+        meta = _build(config, settings, temporary)
+        if os.path.exists(path):
+            old = f"{os.path.abspath(path)}.old-{os.getpid()}"
+            os.rename(path, old)
+            os.rename(temporary, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(temporary, path)
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise errors.UserError(f"writing preprocessed data to {path} failed: {error}") from None
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return meta
+
+
+def split_train_valid(count, valid_ratio, seed):
+    """Indices of the train reviews kept for training and of those held out for validation."""
+    order = np.random.default_rng(seed).permutation(count)
+    valid_count = int(round(count * valid_ratio))
+    return np.sort(order[valid_count:]), np.sort(order[:valid_count])
+
+
+def _build(config, settings, folder):
+    started = time.time()
+    stats = imdb.ReadStats()
+    reviews = imdb.read_reviews(config.aclimdb_path, ("train", "test"), stats)
+    tokens = {split: [text.tokenize(review.text) for review in
+                      tqdm(reviews[split], desc=f"tokenize {split}", unit=" reviews", mininterval=2)]
+              for split in reviews}
+
+    train_ids, valid_ids = split_train_valid(len(reviews["train"]), config.valid_ratio, config.seed)
+    vocabulary = text.Vocabulary.build((tokens["train"][i] for i in train_ids),
+                                       config.min_freq, config.max_vocab)
+    vectors = word_vectors.load_vectors(settings["vectors_file"])
+    if vectors.vector_size != config.embed_size:
+        print(f"note: {settings['vectors_file']} holds {vectors.vector_size}-dimensional vectors, "
+              f"not embed_size={config.embed_size}; the model uses {vectors.vector_size}")
+    weight, found = word_vectors.embedding_matrix(vocabulary, vectors, config.seed)
+    print(f"{found} of {len(vocabulary) - 2} vocabulary words have a vector in "
+          f"{os.path.basename(settings['vectors_file'])}")
+
+    vocabulary.save(os.path.join(folder, VOCAB_FILE))
+    np.save(os.path.join(folder, WEIGHT_FILE), weight)
+    parts = {"train": ("train", train_ids), "valid": ("train", valid_ids),
+             "test": ("test", np.arange(len(reviews["test"])))}
+    counts = {}
+    for split, (source, indices) in parts.items():
+        if len(indices):
+            rows = ({"id": int(i), "label": reviews[source][i].label,
+                     "feature": np.asarray(vocabulary.encode(tokens[source][i], config.max_len), np.int32)}
+                    for i in indices)
+            counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
+    lengths = [min(len(t), config.max_len) for t in tokens["train"]]
+    meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
+            "words_with_vector": found, "counts": counts,
+            "undecodable_files": stats.undecodable_files, "empty_reviews": stats.empty_files,
+            "mean_train_length": float(np.mean(lengths)), "seconds": round(time.time() - started, 1)}
+    if stats.undecodable_files:
+        print(f"note: {stats.undecodable_files} reviews were not valid UTF-8; bad bytes were replaced")
+    with open(os.path.join(folder, META_FILE), "w", encoding="utf-8") as file:
+        json.dump(meta, file, indent=2)
+    print(f"Preprocessed {counts} reviews in {meta['seconds']} s; vocabulary {len(vocabulary)} words")
+    return meta
+
+
+def write_mindrecord(path, rows, count, description):
+    from mindspore.mindrecord import FileWriter
+
+    writer = FileWriter(path, shard_num=SHARDS, overwrite=True)
+    writer.add_schema(SCHEMA, "nlp_schema")
+    writer.add_index(["id", "label"])
+    batch = []
+    for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
+        row["length"] = len(row["feature"])
+        batch.append(row)
+        if len(batch) == 4096:
+            writer.write_raw_data(batch)
+            batch = []
+    if batch:
+        writer.write_raw_data(batch)
+    writer.commit()
+    return count
+
+
+def bucket_boundaries(max_len, bucket_width):
+    """Upper length limits of the buckets: bucket_width, 2*bucket_width, ... up to max_len."""
+    return list(range(bucket_width, max_len, bucket_width)) + [max_len + 1]
+
+
+def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket_width=0,
+                   num_shards=None, shard_id=None, drop_remainder=False):
+    """Batches of (feature int32 [batch, length], label int32 [batch]).
+
+    bucket_width > 0: reviews of similar length are batched together and padded only to the
+    longest one in the batch, so the LSTM does little work on padding. bucket_width == 0: every
+    review is padded to max_len (the reference recipe)."""
+    import mindspore.dataset as ds
+
+    first_file = mindrecord_path(preprocess_path, split) + "0"
+    if not os.path.isfile(first_file):
+        raise errors.UserError(f"{first_file} not found: preprocess first (train.py does it)")
+    data = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=training,
+                          num_shards=num_shards, shard_id=shard_id, num_parallel_workers=2)
+    if bucket_width > 0:
+        boundaries = bucket_boundaries(max_len, bucket_width)
+        return data.bucket_batch_by_length(
+            ["feature"], boundaries, [batch_size] * (len(boundaries) + 1),
+            pad_info={"feature": (None, text.PAD_ID)}, drop_remainder=drop_remainder)
+    return data.padded_batch(batch_size, drop_remainder=drop_remainder,
+                             pad_info={"feature": ([max_len], text.PAD_ID)})

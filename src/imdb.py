@@ -1,0 +1,115 @@
+"""Reading the IMDB Large Movie Review Dataset (aclImdb_v1) from its folder or its .tar.gz file.
+
+Layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (+ train/unsup for unlabelled reviews).
+Files are read in sorted order so every run sees the reviews in the same order.
+"""
+import os
+import tarfile
+
+from src import errors
+
+LABELS = {"neg": 0, "pos": 1}
+
+
+class Review:
+    __slots__ = ("name", "label", "text")
+
+    def __init__(self, name, label, text):
+        self.name, self.label, self.text = name, label, text
+
+
+class ReadStats:
+    """Counts what had to be repaired while reading, for the preprocessing report."""
+
+    def __init__(self):
+        self.undecodable_files = 0
+        self.empty_files = 0
+
+    def decode(self, raw):
+        text = raw.decode("utf-8", errors="replace")
+        if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
+            self.undecodable_files += 1
+        if not text.strip():
+            self.empty_files += 1
+        return text
+
+
+def _folder_root(path):
+    """The folder holding train/ and test/: the path itself or its aclImdb/ child."""
+    for candidate in (path, os.path.join(path, "aclImdb")):
+        if os.path.isdir(os.path.join(candidate, "train")):
+            return candidate
+    return None
+
+
+def read_reviews(aclimdb_path, splits=("train", "test"), stats=None):
+    """Returns {split: [Review]} for 'train'/'test' (pos and neg) and 'unsup' (label -1)."""
+    stats = stats or ReadStats()
+    if not aclimdb_path or not os.path.exists(aclimdb_path):
+        raise errors.UserError(
+            f"aclImdb path {aclimdb_path!r} does not exist (give the unpacked aclImdb folder or "
+            "aclImdb_v1.tar.gz; `python -m src.download` fetches it)")
+    if os.path.isfile(aclimdb_path):
+        reviews = _read_tar(aclimdb_path, splits, stats)
+    else:
+        reviews = _read_folder(aclimdb_path, splits, stats)
+    for split in splits:
+        if split != "unsup" and not reviews[split]:
+            raise errors.UserError(f"{aclimdb_path} has no reviews in {split}/pos or {split}/neg")
+    return reviews
+
+
+def _class_folders(split):
+    return [("unsup", -1)] if split == "unsup" else [("pos", 1), ("neg", 0)]
+
+
+def _read_folder(path, splits, stats):
+    root = _folder_root(path)
+    if root is None:
+        raise errors.UserError(
+            f"{path} is not an aclImdb folder: expected train/pos, train/neg, test/pos, test/neg")
+    reviews = {}
+    for split in splits:
+        reviews[split] = []
+        for folder, label in _class_folders(split):
+            directory = os.path.join(root, split, folder)
+            if not os.path.isdir(directory):
+                if split == "unsup":
+                    directory = os.path.join(root, "train", "unsup")
+                    if not os.path.isdir(directory):
+                        continue
+                else:
+                    raise errors.UserError(f"{path} is missing the folder {split}/{folder}")
+            for name in sorted(os.listdir(directory)):
+                if name.endswith(".txt"):
+                    with open(os.path.join(directory, name), "rb") as file:
+                        text = stats.decode(file.read())
+                    reviews[split].append(Review(f"{split}/{folder}/{name}", label, text))
+    return reviews
+
+
+def _read_tar(path, splits, stats):
+    wanted = {}
+    for split in splits:
+        for folder, label in _class_folders(split):
+            source = ("train", "unsup") if split == "unsup" else (split, folder)
+            wanted[source] = (split, folder, label)
+    reviews = {split: [] for split in splits}
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                parts = member.name.split("/")
+                if not member.isfile() or len(parts) < 4 or not parts[-1].endswith(".txt"):
+                    continue
+                target = wanted.get((parts[-3], parts[-2]))
+                if target is not None:
+                    split, folder, label = target
+                    text = stats.decode(archive.extractfile(member).read())
+                    reviews[split].append(Review(f"{split}/{folder}/{parts[-1]}", label, text))
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise errors.UserError(
+            f"{path} is truncated or not a valid tar archive ({error}); download it again") from None
+    for split in reviews:
+        # Archive order is arbitrary; sort like the folder reader (pos before neg, then by name).
+        reviews[split].sort(key=lambda review: (-review.label, review.name))
+    return reviews

@@ -1,0 +1,267 @@
+"""Pieces of the training loop that train.py puts together: optimizer, train step, evaluation,
+checkpoints and the per-epoch callbacks (log line, validation + best checkpoint + early stopping,
+history CSV/JSON/PNG)."""
+import csv
+import glob
+import json
+import os
+import re
+import time
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+from mindspore.train import Callback
+from mindspore.train.metrics import F1, Accuracy, Recall
+
+from src import errors
+
+CHECKPOINT_PREFIX = "lstm"
+BEST_CHECKPOINT = "lstm_best.ckpt"
+HISTORY_FILE = "history.json"
+
+
+def make_optimizer(config, network, learning_rate, embedding_learning_rate=None):
+    """Momentum (the reference), Adam or AdamW; the embedding gets its own LR array so it can be
+    held still for the first epochs (freeze_embedding_epochs)."""
+    parameters = network.trainable_params()
+    if embedding_learning_rate is not None:
+        embedding = [p for p in parameters if "embedding" in p.name]
+        others = [p for p in parameters if "embedding" not in p.name]
+        parameters = [{"params": embedding, "lr": embedding_learning_rate}, {"params": others}]
+    if config.optimizer == "momentum":
+        return nn.Momentum(parameters, learning_rate, momentum=config.momentum,
+                           weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return nn.Adam(parameters, learning_rate, weight_decay=config.weight_decay)
+    return nn.AdamWeightDecay(parameters, learning_rate, weight_decay=config.weight_decay)
+
+
+class TrainStep(nn.TrainOneStepCell):
+    """TrainOneStepCell with optional clipping of the global gradient norm."""
+
+    def __init__(self, network_with_loss, optimizer, grad_clip=0.0):
+        super().__init__(network_with_loss, optimizer)
+        self.grad_clip = grad_clip
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        grads = self.grad(self.network, self.weights)(*inputs, sens)
+        grads = self.grad_reducer(grads)
+        if self.grad_clip > 0:
+            grads = ops.clip_by_global_norm(grads, self.grad_clip)
+        return ops.depend(loss, self.optimizer(grads))
+
+
+def evaluate(network, dataset):
+    """Accuracy, per-class recall and F1 over every review of `dataset` (no remainder dropped)."""
+    network.set_train(False)
+    metrics = {"acc": Accuracy(), "recall": Recall(), "f1": F1()}
+    for metric in metrics.values():
+        metric.clear()
+    for features, labels in dataset.create_tuple_iterator(num_epochs=1):
+        logits = network(features)
+        for metric in metrics.values():
+            metric.update(logits, labels)
+    results = {name: metric.eval() for name, metric in metrics.items()}
+    network.set_train(True)
+    return {"acc": float(results["acc"]), "recall": [float(v) for v in results["recall"]],
+            "f1": [float(v) for v in results["f1"]]}
+
+
+def save_checkpoint_atomic(network, path, extra=None):
+    """Writes to a temporary name and renames: a killed run never leaves a half-written .ckpt."""
+    # save_checkpoint appends ".ckpt" to any other name, so the temporary name keeps it.
+    temporary = path[: -len(".ckpt")] + ".tmp.ckpt"
+    try:
+        ms.save_checkpoint(network, temporary, append_dict=extra or {})
+        os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise errors.UserError(f"cannot write checkpoint {path}: {error}") from None
+
+
+def epoch_checkpoints(directory):
+    """lstm-<epoch>_<step>.ckpt files in `directory`, oldest epoch first."""
+    found = []
+    for path in glob.glob(os.path.join(directory, f"{CHECKPOINT_PREFIX}-*_*.ckpt")):
+        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}-(\d+)_(\d+)\.ckpt", os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), int(match.group(2)), path))
+    return [path for _, _, path in sorted(found)]
+
+
+def load_checkpoint_file(path):
+    if not os.path.isfile(path):
+        raise errors.UserError(f"checkpoint {path} not found")
+    if path.endswith((".mindir", ".onnx", ".air")):
+        raise errors.UserError(f"{path} is an exported model, not a checkpoint (.ckpt); "
+                               "pass the .ckpt file written by train.py")
+    try:
+        return ms.load_checkpoint(path)
+    except (ValueError, RuntimeError, OSError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise errors.UserError(f"checkpoint {path} is truncated or not a MindSpore checkpoint "
+                               f"({first_line})") from None
+
+
+def load_into(network, parameters, path):
+    """Loads checkpoint parameters, naming any shape mismatch (other vocabulary or model size)."""
+    own = {parameter.name: parameter for parameter in network.get_parameters()}
+    for name, value in parameters.items():
+        if name in own and tuple(own[name].shape) != tuple(value.shape):
+            raise errors.UserError(
+                f"checkpoint {path} does not fit this model: {name} has shape {tuple(value.shape)} "
+                f"there and {tuple(own[name].shape)} here (different vocabulary, embedding size, "
+                "hidden size or layer count?)")
+    missing, _ = ms.load_param_into_net(network, parameters)
+    missing = [name for name in missing if not name.startswith(("optimizer", "learning_rate", "global_step",
+                                                                 "moment", "beta", "accum", "adam"))]
+    if any(name.startswith(("embedding", "forward_layers", "backward_layers", "decoder"))
+           for name in missing):
+        raise errors.UserError(f"checkpoint {path} does not fit this model: it lacks {missing[0]} "
+                               "(different layer count or bidirectional setting?)")
+
+
+class EpochLogger(Callback):
+    """One line per epoch: loss, seconds, samples/s, LR; a short progress line every log_steps."""
+
+    def __init__(self, learning_rates, log_steps=0, history=None):
+        super().__init__()
+        self.learning_rates = learning_rates
+        self.log_steps = log_steps
+        self.history = history
+
+    def on_train_epoch_begin(self, run_context):
+        self.started, self.losses, self.samples, self.steps = time.time(), [], 0, 0
+
+    def on_train_step_end(self, run_context):
+        params = run_context.original_args()
+        self.losses.append(float(params.net_outputs.asnumpy()))
+        self.samples += params.train_dataset_element[0].shape[0]
+        self.steps += 1
+        if self.log_steps and self.steps % self.log_steps == 0:
+            print(f"  epoch {params.cur_epoch_num} step {self.steps}/{params.batch_num}: "
+                  f"loss {np.mean(self.losses[-self.log_steps:]):.4f}, "
+                  f"{self.samples / (time.time() - self.started):.1f} samples/s", flush=True)
+
+    def on_train_epoch_end(self, run_context):
+        params = run_context.original_args()
+        seconds = time.time() - self.started
+        step = min(params.cur_step_num, len(self.learning_rates)) - 1
+        row = {"epoch": params.cur_epoch_num, "loss": float(np.mean(self.losses)),
+               "seconds": round(seconds, 2), "samples_per_second": round(self.samples / seconds, 1),
+               "lr": float(self.learning_rates[max(step, 0)])}
+        print(f"epoch: {row['epoch']} step: {self.steps}, loss is {row['loss']:.6f} | "
+              f"{row['seconds']:.1f} s, {row['samples_per_second']} samples/s, lr {row['lr']:.6g}",
+              flush=True)
+        if self.history is not None:
+            self.history.add(row)
+
+
+class History:
+    """Per-epoch rows (loss, valid accuracy, LR, seconds) kept in history.json/.csv and drawn as
+    history.png; reloaded on --resume so the curve continues where it stopped."""
+
+    def __init__(self, directory, resume=False, write=True):
+        self.directory, self.write = directory, write
+        self.rows = []
+        path = os.path.join(directory, HISTORY_FILE)
+        if resume and os.path.isfile(path):
+            with open(path, encoding="utf-8") as file:
+                self.rows = json.load(file)
+
+    def add(self, row):
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+
+    def update_last(self, **values):
+        self.rows[-1].update(values)
+        self.save()
+
+    def best_valid(self):
+        scores = [row["valid_acc"] for row in self.rows if "valid_acc" in row]
+        return max(scores) if scores else -1.0
+
+    def save(self):
+        if not self.write or not self.rows:
+            return
+        path = os.path.join(self.directory, HISTORY_FILE)
+        with open(path + ".tmp", "w", encoding="utf-8") as file:
+            json.dump(self.rows, file, indent=1)
+        os.replace(path + ".tmp", path)
+        keys = list(dict.fromkeys(key for row in self.rows for key in row))
+        with open(os.path.join(self.directory, "history.csv"), "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def plot(self):
+        if not self.write or not self.rows:
+            return None
+        import matplotlib
+        matplotlib.use("Agg")  # headless: no display on training machines
+        from matplotlib import pyplot
+
+        epochs = [row["epoch"] for row in self.rows]
+        figure, (loss_axis, acc_axis) = pyplot.subplots(1, 2, figsize=(10, 4))
+        loss_axis.plot(epochs, [row["loss"] for row in self.rows], marker="o")
+        loss_axis.set(xlabel="epoch", ylabel="train loss", title="training loss")
+        valid = [(row["epoch"], row["valid_acc"]) for row in self.rows if "valid_acc" in row]
+        if valid:
+            acc_axis.plot(*zip(*valid), marker="o", color="tab:green")
+        acc_axis.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
+        figure.tight_layout()
+        path = os.path.join(self.directory, "history.png")
+        figure.savefig(path, dpi=100)
+        pyplot.close(figure)
+        return path
+
+
+class CheckpointAndValidate(Callback):
+    """At each epoch end: validation accuracy, lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt
+    every save_checkpoint_steps (keeping keep_checkpoint_max), early stopping after `patience`
+    epochs without improvement. Writes files only where `write` (rank 0)."""
+
+    def __init__(self, network, train_network, directory, valid_data, history, save_steps,
+                 keep_max, patience, write=True):
+        super().__init__()
+        self.network, self.train_network = network, train_network
+        self.directory, self.valid_data, self.history = directory, valid_data, history
+        self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
+        self.best = history.best_valid()
+        self.stale_epochs = 0
+
+    def on_train_epoch_end(self, run_context):
+        params = run_context.original_args()
+        epoch, step = params.cur_epoch_num, params.cur_step_num
+        values = {}
+        if self.valid_data is not None:
+            metrics = evaluate(self.network, self.valid_data)
+            values["valid_acc"] = metrics["acc"]
+            improved = metrics["acc"] > self.best
+            print(f"epoch: {epoch} valid acc: {metrics['acc']:.4f}"
+                  f"{' (best so far)' if improved else ''}", flush=True)
+            if improved:
+                self.best, self.stale_epochs = metrics["acc"], 0
+                if self.write:
+                    save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
+                                           {"epoch_num": epoch, "valid_acc": metrics["acc"]})
+            else:
+                self.stale_epochs += 1
+        crossed = step // self.save_steps != (step - params.batch_num) // self.save_steps
+        if self.write and (crossed or epoch == params.epoch_num or self.stale_epochs >= self.patience > 0):
+            path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}-{epoch}_{params.batch_num}.ckpt")
+            save_checkpoint_atomic(self.train_network, path, {"epoch_num": epoch, "step_num": step})
+            for old in epoch_checkpoints(self.directory)[:-self.keep_max]:
+                os.remove(old)
+        self.history.update_last(**values)
+        if self.patience > 0 and self.stale_epochs >= self.patience:
+            print(f"Early stopping: no validation improvement for {self.patience} epochs")
+            run_context.request_stop()
+
+    def on_train_end(self, run_context):
+        path = self.history.plot()
+        if path:
+            print(f"Training history: {os.path.join(self.directory, HISTORY_FILE)} and {path}")

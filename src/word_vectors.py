@@ -1,0 +1,95 @@
+"""GloVe word vectors -> the embedding matrix of a vocabulary.
+
+GloVe ships text files without the word2vec "<count> <dim>" header line; the reference asked users
+to add one by hand. Here the header is detected, so both forms load, plain or gzipped, of any
+dimension; gensim does the parsing.
+"""
+import gzip
+import os
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+from src import errors
+
+
+def find_vectors_file(glove_path, embed_size):
+    """A file path is used as is; in a folder we look for glove.6B.<embed_size>d.txt(.gz)."""
+    if os.path.isfile(glove_path):
+        return glove_path
+    if not os.path.isdir(glove_path):
+        raise errors.UserError(f"GloVe path {glove_path!r} does not exist (give GLOVE_DIR or the .txt file)")
+    expected = f"glove.6B.{embed_size}d.txt"
+    for name in (expected, expected + ".gz"):
+        if os.path.isfile(os.path.join(glove_path, name)):
+            return os.path.join(glove_path, name)
+    others = sorted(name for name in os.listdir(glove_path) if name.endswith((".txt", ".txt.gz")))
+    hint = (f"; found {', '.join(others)}: pass --embed_size=<its dimension> or "
+            f"--glove_path=<that file>") if others else ""
+    raise errors.UserError(f"{glove_path} has no {expected}{hint}")
+
+
+def _open_text(path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
+
+
+def _has_header(path):
+    with _open_text(path) as file:
+        fields = file.readline().split()
+    return len(fields) == 2 and all(field.isdigit() for field in fields)
+
+
+def _first_bad_line(path, has_header):
+    """Only on the error path: finds the line that made gensim fail, for the message."""
+    with _open_text(path) as file:
+        dimension = None
+        for number, line in enumerate(file, start=1):
+            fields = line.rstrip("\n").split(" ")
+            if number == 1 and has_header:
+                count, dimension = int(fields[0]), int(fields[1])
+                continue
+            try:
+                values = [float(value) for value in fields[1:]]
+            except ValueError:
+                return number, f"a value is not a number: {line[:60].strip()!r}"
+            if dimension is None:
+                dimension = len(values)
+            elif len(values) != dimension:
+                return number, f"has {len(values)} values where {dimension} are expected"
+        if has_header and number - 1 != count:
+            return 1, f"the header announces {count} vectors but the file has {number - 1}"
+    return None, "could not be parsed"
+
+
+def load_vectors(path):
+    """Reads a GloVe or word2vec text file (.txt or .txt.gz) into gensim KeyedVectors."""
+    has_header = _has_header(path)
+    try:
+        vectors = KeyedVectors.load_word2vec_format(path, binary=False, no_header=not has_header)
+    except (ValueError, EOFError, UnicodeDecodeError, OSError) as error:
+        line, problem = _first_bad_line(path, has_header)
+        where = f" line {line}" if line else ""
+        raise errors.UserError(f"word vector file {path}{where}: {problem} ({error})") from None
+    duplicates = vectors.vectors.shape[0] - len(vectors.key_to_index)
+    if duplicates:
+        print(f"note: {path} lists {duplicates} words more than once; their first vector is used")
+    return vectors
+
+
+def embedding_matrix(vocabulary, vectors, seed):
+    """Rows follow the vocabulary ids. Padding is a zero row; words without a GloVe vector
+    (and <unk>) get small random vectors so they stay distinguishable when frozen.
+
+    Returns (matrix float32 [len(vocabulary), dim], number of words found in the vectors)."""
+    dimension = vectors.vector_size
+    scale = float(np.std(vectors.vectors[: min(len(vectors.vectors), 50000)]))
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0.0, scale, size=(len(vocabulary), dimension)).astype(np.float32)
+    matrix[0] = 0.0
+    found = 0
+    for index, word in enumerate(vocabulary.words[2:], start=2):
+        row = vectors.key_to_index.get(word)
+        if row is not None:
+            matrix[index] = vectors.vectors[row]
+            found += 1
+    return matrix, found

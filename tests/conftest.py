@@ -1,0 +1,63 @@
+"""Tiny synthetic aclImdb corpora and GloVe files, made at test time (no real data in tests)."""
+import gzip
+import os
+import random
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant", "moving"]
+NEGATIVE = ["awful", "boring", "terrible", "hated", "dull", "waste"]
+NEUTRAL = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "scene", "story"]
+
+
+def review_text(rng, label):
+    """A review whose sentiment words give its label away, so a model can learn in one epoch."""
+    cue = POSITIVE if label == 1 else NEGATIVE
+    words = [rng.choice(NEUTRAL if rng.random() < 0.6 else cue) for _ in range(rng.randint(5, 30))]
+    return " ".join(words).capitalize() + ".<br /><br />" + rng.choice(["Really!", "Don't go.", "OK"])
+
+
+def make_corpus(root, per_class=(24, 12), seed=0):
+    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt under root; returns the aclImdb path."""
+    rng = random.Random(seed)
+    base = os.path.join(root, "aclImdb")
+    for split, count in zip(("train", "test"), per_class):
+        for folder, label in (("pos", 1), ("neg", 0)):
+            directory = os.path.join(base, split, folder)
+            os.makedirs(directory, exist_ok=True)
+            for index in range(count):
+                rating = rng.randint(7, 10) if label else rng.randint(1, 4)
+                with open(os.path.join(directory, f"{index}_{rating}.txt"), "w", encoding="utf-8") as file:
+                    file.write(review_text(rng, label))
+    return base
+
+
+def make_glove(path, dim=8, header=False, words=None, seed=0):
+    """A GloVe-format text file (optionally gzipped, optionally with a word2vec header)."""
+    words = words or POSITIVE + NEGATIVE + NEUTRAL + [".", "!", "do", "n't", "go", "really"]
+    rng = np.random.default_rng(seed)
+    lines = [w + " " + " ".join(f"{v:.5f}" for v in rng.normal(size=dim)) for w in words]
+    if header:
+        lines.insert(0, f"{len(words)} {dim}")
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_corpus(str(tmp_path))
+
+
+@pytest.fixture
+def glove_dir(tmp_path):
+    directory = tmp_path / "glove"
+    directory.mkdir()
+    make_glove(str(directory / "glove.6B.8d.txt"))
+    return str(directory)

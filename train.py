@@ -1,0 +1,107 @@
+"""Train SentimentNet on aclImdb.
+
+    python train.py --aclimdb_path=./aclImdb --glove_path=./glove --preprocess_path=./preprocess
+
+Preprocesses once (reused while the settings match; --preprocess=True forces it), then trains
+with Model.train, validating on a split carved from train after every epoch. Writes into ckpt_path:
+lstm-<epoch>_<step>.ckpt, lstm_best.ckpt (best validation accuracy), history.json/.csv/.png.
+"""
+import os
+
+import numpy as np
+import mindspore as ms
+import mindspore.dataset as ds
+from mindspore import nn
+from mindspore.train import Model
+
+from src import config as config_module, dataset, errors, lr_schedule, lstm, training
+from src.distributed import setup_distributed, wait_for_preprocessing
+
+
+def learning_rates(config, steps_per_epoch):
+    """The per-step LR array for the whole run (constant, or the reference's warmup + cosine)."""
+    total = steps_per_epoch * config.num_epochs
+    if not config.dynamic_lr:
+        return np.full(total, config.learning_rate, np.float32)
+    return lr_schedule.get_lr(0, config.lr_init, config.lr_end, config.lr_max, config.warmup_epochs,
+                              config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
+
+
+def main():
+    config = config_module.load_config()
+    print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
+    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_seed(config.seed)
+    ds.config.set_seed(config.seed)
+    rank, group_size = setup_distributed(config)
+    is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
+
+    # ---- data
+    if is_writer:
+        meta = dataset.prepare(config, force=config.preprocess)
+    if group_size > 1:
+        meta = wait_for_preprocessing(config, rank)
+    weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE), allow_pickle=False)
+    shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
+    train_data = dataset.create_dataset(
+        config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
+        bucket_width=config.bucket_width, drop_remainder=group_size > 1, **shard)
+    valid_data = None
+    if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
+        valid_data = dataset.create_dataset(config.preprocess_path, "valid", config.batch_size,
+                                            training=False, max_len=config.max_len,
+                                            bucket_width=config.bucket_width)
+    steps_per_epoch = train_data.get_dataset_size()
+
+    # ---- model, loss, optimizer
+    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
+    if config.pre_trained:
+        training.load_into(network, training.load_checkpoint_file(config.pre_trained), config.pre_trained)
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    rates = learning_rates(config, steps_per_epoch)
+    embedding_rates = None
+    if config.trainable_embedding and config.freeze_embedding_epochs > 0:
+        embedding_rates = rates.copy()
+        embedding_rates[: config.freeze_embedding_epochs * steps_per_epoch] = 0.0
+        embedding_rates = ms.Tensor(embedding_rates)
+    optimizer = training.make_optimizer(config, network, ms.Tensor(rates), embedding_rates)
+    train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
+    # Dynamic batch and length: one graph compile serves every length bucket.
+    train_step.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32),
+                          ms.Tensor(shape=[None], dtype=ms.int32))
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+
+    # ---- resume
+    os.makedirs(config.ckpt_path, exist_ok=True)
+    initial_epoch = 0
+    if config.resume:
+        checkpoints = training.epoch_checkpoints(config.ckpt_path)
+        if not checkpoints:
+            raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
+        parameters = training.load_checkpoint_file(checkpoints[-1])
+        initial_epoch = int(parameters.pop("epoch_num"))
+        parameters.pop("step_num", None)
+        training.load_into(train_step, parameters, checkpoints[-1])
+        print(f"Resuming from {checkpoints[-1]} (epoch {initial_epoch})")
+        if initial_epoch >= config.num_epochs:
+            raise errors.UserError(f"{checkpoints[-1]} already finished {initial_epoch} epochs; "
+                                   "raise --num_epochs to train further")
+
+    # ---- train
+    history = training.History(config.ckpt_path, resume=config.resume, write=is_writer)
+    callbacks = [
+        training.EpochLogger(rates, config.log_steps, history),
+        training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, history,
+                                       config.save_checkpoint_steps, config.keep_checkpoint_max,
+                                       config.patience, write=is_writer),
+    ]
+    print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
+    model = Model(train_step)
+    model.train(config.num_epochs, train_data, callbacks=callbacks, dataset_sink_mode=False,
+                initial_epoch=initial_epoch)
+    print("============== Training Success ==============")
+
+
+if __name__ == "__main__":
+    errors.run_main(main)
