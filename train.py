@@ -82,6 +82,10 @@ def main():
         parameters = training.load_checkpoint_file(checkpoints[-1])
         initial_epoch = int(parameters.pop("epoch_num"))
         parameters.pop("step_num", None)
+        # The LR array is rebuilt for this run's num_epochs; the restored global_step picks the
+        # position in it, so the schedule continues where it stopped.
+        for name in [name for name in parameters if "learning_rate" in name]:
+            parameters.pop(name)
         training.load_into(train_step, parameters, checkpoints[-1])
         print(f"Resuming from {checkpoints[-1]} (epoch {initial_epoch})")
         if initial_epoch >= config.num_epochs:

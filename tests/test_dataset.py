@@ -1,0 +1,135 @@
+import os
+import tarfile
+
+import numpy as np
+import pytest
+from easydict import EasyDict
+
+from src import dataset, errors, imdb, text
+
+
+def make_config(corpus, glove_dir, preprocess_path, **overrides):
+    values = dict(aclimdb_path=corpus, glove_path=glove_dir, embed_size=8,
+                  preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
+                  valid_ratio=0.25, seed=1)
+    values.update(overrides)
+    return EasyDict(values)
+
+
+def test_prepare_writes_complete_folder_and_round_trips(corpus, glove_dir, tmp_path):
+    config = make_config(corpus, glove_dir, tmp_path / "pre")
+    meta = dataset.prepare(config)
+    assert meta["counts"] == {"train": 36, "valid": 12, "test": 24}
+    assert meta["embed_dim"] == 8 and meta["vocab_size"] == len(
+        text.Vocabulary.load(str(tmp_path / "pre" / "vocab.txt")))
+    for split in ("train", "valid", "test"):
+        assert all(os.path.isfile(f"{dataset.mindrecord_path(config.preprocess_path, split)}{i}")
+                   for i in range(dataset.SHARDS))
+    weight = np.load(str(tmp_path / "pre" / "weight.npy"), allow_pickle=False)
+    assert weight.shape == (meta["vocab_size"], 8)
+    assert not [name for name in os.listdir(tmp_path) if ".tmp-" in name]
+
+    # Reading back: every test review once, ids as the vocabulary encodes them.
+    from mindspore.mindrecord import FileReader
+    reader = FileReader(dataset.mindrecord_path(config.preprocess_path, "test") + "0")
+    rows = sorted(reader.get_next(), key=lambda row: int(row["id"]))
+    reader.close()
+    reviews = imdb.read_reviews(corpus, ("test",))["test"]
+    vocabulary = text.Vocabulary.load(str(tmp_path / "pre" / "vocab.txt"))
+    assert len(rows) == len(reviews)
+    for row, review in zip(rows, reviews):
+        expected = vocabulary.encode(text.tokenize(review.text), config.max_len)
+        assert row["feature"].tolist() == expected and int(row["length"]) == len(expected)
+        assert int(row["label"]) == review.label
+
+
+def test_same_input_gives_same_ids(corpus, glove_dir, tmp_path):
+    first = make_config(corpus, glove_dir, tmp_path / "a")
+    second = make_config(corpus, glove_dir, tmp_path / "b")
+    dataset.prepare(first)
+    dataset.prepare(second)
+    for name in ("vocab.txt", "weight.npy"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_reused_when_settings_match_rebuilt_when_not_or_forced(corpus, glove_dir, tmp_path, capsys):
+    config = make_config(corpus, glove_dir, tmp_path / "pre")
+    dataset.prepare(config)
+    dataset.prepare(config)
+    assert "Reusing preprocessed data" in capsys.readouterr().out
+    dataset.prepare(config, force=True)
+    assert "Starting Data Pre-processing" in capsys.readouterr().out
+    config.max_len = 20
+    dataset.prepare(config)
+    assert "other settings: rebuilding" in capsys.readouterr().out
+
+
+def test_interrupted_build_leaves_nothing_that_looks_finished(corpus, glove_dir, tmp_path, monkeypatch):
+    config = make_config(corpus, glove_dir, tmp_path / "pre")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "write_mindrecord", crash)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.prepare(config)
+    assert os.listdir(tmp_path) == ["aclImdb", "glove"] or not (tmp_path / "pre").exists()
+    assert not [name for name in os.listdir(tmp_path) if ".tmp-" in name]
+
+
+def test_reads_the_tar_gz_like_the_folder(corpus, glove_dir, tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(corpus, arcname="aclImdb")
+    from_folder = imdb.read_reviews(corpus)
+    from_tar = imdb.read_reviews(str(archive))
+    for split in ("train", "test"):
+        assert [(r.name, r.label, r.text) for r in from_folder[split]] == \
+               [(r.name, r.label, r.text) for r in from_tar[split]]
+
+
+def test_truncated_archive_is_a_user_error(corpus, tmp_path):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(corpus, arcname="aclImdb")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(errors.UserError, match="truncated or not a valid tar"):
+        imdb.read_reviews(str(archive))
+
+
+def test_invalid_utf8_is_replaced_and_counted(corpus):
+    path = os.path.join(corpus, "train", "pos", "0_9.txt")
+    with open(path, "ab") as file:
+        file.write(b" great \xff\xfe movie")
+    stats = imdb.ReadStats()
+    reviews = imdb.read_reviews(corpus, ("train",), stats)
+    assert stats.undecodable_files == 1
+    assert any("\ufffd" in review.text for review in reviews["train"])
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("missing", "does not exist"), ("empty", "not an aclImdb folder"), ("no_neg", "missing the folder train/neg")])
+def test_bad_aclimdb_paths(tmp_path, layout, message):
+    path = tmp_path / "aclImdb"
+    if layout != "missing":
+        path.mkdir()
+    if layout == "no_neg":
+        (path / "train" / "pos").mkdir(parents=True)
+    with pytest.raises(errors.UserError, match=message):
+        imdb.read_reviews(str(path))
+
+
+def test_reader_batches_by_length_and_keeps_every_review(corpus, glove_dir, tmp_path):
+    config = make_config(corpus, glove_dir, tmp_path / "pre")
+    dataset.prepare(config)
+    bucketed = dataset.create_dataset(config.preprocess_path, "test", 5, training=False,
+                                      max_len=12, bucket_width=4)
+    padded = dataset.create_dataset(config.preprocess_path, "test", 5, training=False, max_len=12)
+    seen = 0
+    for features, labels in bucketed.create_tuple_iterator(output_numpy=True):
+        assert features.dtype == np.int32 and features.shape[1] <= 12
+        assert (features != text.PAD_ID).any(axis=0).all()  # no all-padding column
+        seen += len(labels)
+    assert seen == 24
+    shapes = [features.shape for features, _ in padded.create_tuple_iterator(output_numpy=True)]
+    assert sum(shape[0] for shape in shapes) == 24 and {shape[1] for shape in shapes} == {12}
