@@ -8,5 +8,5 @@ source "$here/common.sh"
 require_args 3 $# "bash run_eval_cpu.sh ACLIMDB_DIR GLOVE_DIR CKPT_FILE [--key=value ...]"
 aclimdb=$(absolute "$1") glove=$(absolute "$2") checkpoint=$(absolute "$3")
 shift 3
-exec bash "$here/run_task.sh" eval CPU default_config.yaml eval \
+exec bash "$here/run_task.sh" eval CPU default_config.yaml \
     --aclimdb_path="$aclimdb" --glove_path="$glove" --ckpt_file="$checkpoint" "$@"

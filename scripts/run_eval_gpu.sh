@@ -7,5 +7,5 @@ require_args 4 $# "bash run_eval_gpu.sh DEVICE_ID ACLIMDB_DIR GLOVE_DIR CKPT_FIL
 export CUDA_VISIBLE_DEVICES=$1
 aclimdb=$(absolute "$2") glove=$(absolute "$3") checkpoint=$(absolute "$4")
 shift 4
-exec bash "$here/run_task.sh" eval GPU default_config.yaml eval \
+exec bash "$here/run_task.sh" eval GPU default_config.yaml \
     --aclimdb_path="$aclimdb" --glove_path="$glove" --ckpt_file="$checkpoint" "$@"

@@ -7,5 +7,5 @@ require_args 3 $# "bash run_train_ascend.sh DEVICE_ID ACLIMDB_DIR GLOVE_DIR [--k
 export DEVICE_ID=$1
 aclimdb=$(absolute "$2") glove=$(absolute "$3")
 shift 3
-exec bash "$here/run_task.sh" train Ascend config_ascend.yaml train \
-    --device_id="$DEVICE_ID" --aclimdb_path="$aclimdb" --glove_path="$glove" --ckpt_path=./ckpt_lstm "$@"
+exec bash "$here/run_task.sh" train Ascend config_ascend.yaml \
+    --device_id="$DEVICE_ID" --aclimdb_path="$aclimdb" --glove_path="$glove" "$@"

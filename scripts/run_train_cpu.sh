@@ -7,5 +7,5 @@ source "$here/common.sh"
 require_args 2 $# "bash run_train_cpu.sh ACLIMDB_DIR GLOVE_DIR [--key=value ...]"
 aclimdb=$(absolute "$1") glove=$(absolute "$2")
 shift 2
-exec bash "$here/run_task.sh" train CPU default_config.yaml train \
-    --aclimdb_path="$aclimdb" --glove_path="$glove" --ckpt_path=./ckpt_lstm "$@"
+exec bash "$here/run_task.sh" train CPU default_config.yaml \
+    --aclimdb_path="$aclimdb" --glove_path="$glove" "$@"

@@ -7,5 +7,5 @@ require_args 3 $# "bash run_train_gpu.sh DEVICE_ID ACLIMDB_DIR GLOVE_DIR [--key=
 export CUDA_VISIBLE_DEVICES=$1
 aclimdb=$(absolute "$2") glove=$(absolute "$3")
 shift 3
-exec bash "$here/run_task.sh" train GPU default_config.yaml train \
-    --aclimdb_path="$aclimdb" --glove_path="$glove" --ckpt_path=./ckpt_lstm "$@"
+exec bash "$here/run_task.sh" train GPU default_config.yaml \
+    --aclimdb_path="$aclimdb" --glove_path="$glove" "$@"

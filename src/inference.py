@@ -1,0 +1,226 @@
+"""Running a trained SentimentNet on raw text: from a checkpoint plus its preprocessed folder, or
+from an export (.mindir / .onnx) plus the sidecar JSON that export.py writes beside it.
+
+The sidecar <file_name>.json holds everything a deployment needs besides the graph: the
+vocabulary (a word list, line number = id), tokenizer version, input shape and names, label names
+and the model's hyperparameters. It also lists the SHA-256 of each export it describes, so a
+sidecar overwritten by a later export with other settings is caught instead of silently feeding
+the wrong vocabulary or shape.
+
+MindSpore and onnxruntime are imported only by the backend that needs them: predicting with an
+ONNX file never pays MindSpore's import time.
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from src import errors, text
+
+LABELS = ("negative", "positive")  # index = label id (src/imdb.py: neg 0, pos 1)
+INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"
+SIDECAR_VERSION = 1
+EXPORT_EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+
+
+def softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))  # shift: no overflow for big logits
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def pad_batch(id_lists, rows, length):
+    """int32 [rows, length]: each id list cut to `length` and padded with <pad>; rows beyond the
+    given lists are all padding (fixed-shape exports need full batches)."""
+    batch = np.full((rows, length), text.PAD_ID, np.int32)
+    for row, ids in enumerate(id_lists):
+        ids = ids[:length]
+        batch[row, :len(ids)] = ids
+    return batch
+
+
+def read_review_lines(path):
+    """The non-blank lines of a UTF-8 text file (`-` = stdin), one review per line."""
+    if path == "-":
+        data, name = sys.stdin.buffer.read(), "standard input"
+    else:
+        if not os.path.isfile(path):
+            raise errors.UserError(f"review file {path} not found")
+        with open(path, "rb") as file:
+            data, name = file.read(), path
+    # NUL bytes never occur in text, and UTF-8 decoding alone accepts some binary formats.
+    if b"\0" in data:
+        raise errors.UserError(f"{name} is a binary file, not text with one review per line")
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise errors.UserError(f"{name} is not UTF-8 text (invalid byte at offset {error.start})") from None
+    return [line for line in content.splitlines() if line.strip()]
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(model_path):
+    return os.path.splitext(model_path)[0] + ".json"
+
+
+def write_sidecar(model_path, description):
+    """Writes <stem>.json for `model_path`. Exports of the same stem with the same description
+    (e.g. lstm.mindir and lstm.onnx from one checkpoint) share it; any other description replaces it."""
+    path = sidecar_path(model_path)
+    files = {}
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as file:
+            try:
+                previous = json.load(file)
+            except json.JSONDecodeError:
+                previous = {}
+        if {k: v for k, v in previous.items() if k != "files"} == description:
+            files = previous.get("files", {})
+    files[os.path.basename(model_path)] = file_sha256(model_path)
+    with open(path + ".tmp", "w", encoding="utf-8") as file:
+        json.dump({**description, "files": files}, file, indent=1, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def read_sidecar(model_path):
+    path = sidecar_path(model_path)
+    if not os.path.isfile(path):
+        raise errors.UserError(f"{model_path} has no sidecar {path} (vocabulary and input shape); "
+                               "export with export.py, which writes both")
+    try:
+        with open(path, encoding="utf-8") as file:
+            sidecar = json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise errors.UserError(f"{path} is not valid JSON ({error})") from None
+    if sidecar.get("sidecar_version") != SIDECAR_VERSION or "vocabulary" not in sidecar:
+        raise errors.UserError(f"{path} is not an export description written by this suite's export.py")
+    if sidecar.get("files", {}).get(os.path.basename(model_path)) != file_sha256(model_path):
+        raise errors.UserError(f"{path} was written for another export than {model_path} "
+                               "(re-export both with export.py)")
+    if sidecar["tokenizer_version"] != text.TOKENIZER_VERSION:
+        raise errors.UserError(f"{model_path} was trained with tokenizer version "
+                               f"{sidecar['tokenizer_version']}, this code has {text.TOKENIZER_VERSION}")
+    return sidecar
+
+
+class Predictor:
+    """Text -> logits with one of the backends below. `fixed_shape` exports take exactly
+    (batch_size, max_len); a checkpoint model takes any shape, so batches are padded only to
+    their longest review (same logits: the model never reads padding)."""
+
+    def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS):
+        self.vocabulary, self.max_len, self.batch_size = vocabulary, max_len, batch_size
+        self.run_batch, self.fixed_shape, self.labels = run_batch, fixed_shape, list(labels)
+
+    def encode(self, reviews):
+        return [self.vocabulary.encode(text.tokenize(review), self.max_len) for review in reviews]
+
+    def logits(self, reviews):
+        id_lists = self.encode(reviews)
+        outputs = []
+        for start in range(0, len(id_lists), self.batch_size):
+            chunk = id_lists[start:start + self.batch_size]
+            if self.fixed_shape:
+                batch = pad_batch(chunk, self.batch_size, self.max_len)
+            else:
+                batch = pad_batch(chunk, len(chunk), max(len(ids) for ids in chunk))
+            outputs.append(np.asarray(self.run_batch(batch), np.float32)[:len(chunk)])
+        return np.concatenate(outputs)
+
+    def predict(self, reviews):
+        """[(label, probability of that label, probabilities of all labels)] per review."""
+        results = []
+        for row in softmax(self.logits(reviews)):
+            best = int(row.argmax())
+            results.append((self.labels[best], float(row[best]), dict(zip(self.labels, map(float, row)))))
+        return results
+
+
+def load_predictor(model_path, config):
+    if not os.path.isfile(model_path):
+        raise errors.UserError(f"model {model_path} not found")
+    extension = os.path.splitext(model_path)[1].lower()
+    if extension == ".ckpt":
+        return _checkpoint_predictor(model_path, config)
+    if extension not in (".onnx", ".mindir"):
+        raise errors.UserError(f"cannot predict with {model_path}: expected a .ckpt, .onnx or .mindir file")
+    sidecar = read_sidecar(model_path)
+    vocabulary = text.Vocabulary(sidecar["vocabulary"])
+    run_batch = (_onnx_runner if extension == ".onnx" else _mindir_runner)(model_path, sidecar, config)
+    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, True, sidecar["labels"])
+
+
+def _onnx_runner(model_path, sidecar, config):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise errors.UserError("predicting with .onnx needs onnxruntime (pip install onnxruntime)") from None
+    try:
+        session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types per failure
+        raise errors.UserError(f"onnxruntime cannot load {model_path}: {str(error).splitlines()[0]}") from None
+    model_input = session.get_inputs()[0]
+    if list(model_input.shape) != sidecar["input"]["shape"]:
+        raise errors.UserError(f"{model_path} takes input {model_input.shape}, its sidecar says "
+                               f"{sidecar['input']['shape']} (re-export with export.py)")
+    return lambda batch: session.run(None, {model_input.name: batch})[0]
+
+
+def _mindir_runner(model_path, sidecar, config):
+    import mindspore as ms
+    from mindspore import nn
+
+    _set_mindspore_context(config)
+    try:
+        graph = nn.GraphCell(ms.load(model_path))
+    except (RuntimeError, ValueError) as error:
+        raise errors.UserError(f"MindSpore cannot load {model_path}: {str(error).splitlines()[0]}") from None
+    return lambda batch: graph(ms.Tensor(batch)).asnumpy()
+
+
+def _checkpoint_predictor(model_path, config):
+    import mindspore as ms
+    from src import dataset, lstm, training
+
+    if not os.path.isfile(os.path.join(config.preprocess_path, dataset.META_FILE)):
+        raise errors.UserError(
+            f"{model_path} is a checkpoint: pass --preprocess_path=<the folder train.py wrote> for its "
+            "vocabulary (and the training --key=value settings), or predict with an export from export.py")
+    meta = dataset.load_meta(config.preprocess_path)
+    if meta["settings"]["tokenizer_version"] != text.TOKENIZER_VERSION:
+        raise errors.UserError(f"{config.preprocess_path} was built with another tokenizer version; "
+                               "preprocess again")
+    vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
+    _set_mindspore_context(config)
+    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
+    training.load_into(network, training.load_checkpoint_file(model_path), model_path)
+    network.set_train(False)
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all shapes
+    labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
+    return Predictor(vocabulary, config.max_len, config.batch_size,
+                     lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
+
+
+def _set_mindspore_context(config):
+    import mindspore as ms
+
+    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    # GRAPH_MODE always: PyNative kernels fail on this stack (MindSpore 2.10 built against NumPy 1.x).
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+
+def timed(function, *args):
+    """(result, seconds)"""
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
