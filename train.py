@@ -27,6 +27,24 @@ def learning_rates(config, steps_per_epoch):
                               config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
+def build_train_step(config, network, steps_per_epoch):
+    """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    rates = learning_rates(config, steps_per_epoch)
+    embedding_rates = None
+    if config.trainable_embedding and config.freeze_embedding_epochs > 0:
+        embedding_rates = rates.copy()
+        embedding_rates[: config.freeze_embedding_epochs * steps_per_epoch] = 0.0
+        embedding_rates = ms.Tensor(embedding_rates)
+    optimizer = training.make_optimizer(config, network, ms.Tensor(rates), embedding_rates)
+    train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
+    # Dynamic batch and length: one graph compile serves every length bucket.
+    train_step.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32),
+                          ms.Tensor(shape=[None], dtype=ms.int32))
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    return train_step, rates
+
+
 def main():
     config = config_module.load_config()
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
@@ -58,19 +76,7 @@ def main():
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
         training.load_into(network, training.load_checkpoint_file(config.pre_trained), config.pre_trained)
-    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    rates = learning_rates(config, steps_per_epoch)
-    embedding_rates = None
-    if config.trainable_embedding and config.freeze_embedding_epochs > 0:
-        embedding_rates = rates.copy()
-        embedding_rates[: config.freeze_embedding_epochs * steps_per_epoch] = 0.0
-        embedding_rates = ms.Tensor(embedding_rates)
-    optimizer = training.make_optimizer(config, network, ms.Tensor(rates), embedding_rates)
-    train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
-    # Dynamic batch and length: one graph compile serves every length bucket.
-    train_step.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32),
-                          ms.Tensor(shape=[None], dtype=ms.int32))
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    train_step, rates = build_train_step(config, network, steps_per_epoch)
 
     # ---- resume
     os.makedirs(config.ckpt_path, exist_ok=True)

@@ -1,0 +1,95 @@
+"""Deployment figures for a trained checkpoint: export sizes, the C++ app's speed and how closely
+the exports reproduce the checkpoint (MINDIR via MindSpore, ONNX via onnxruntime, C++ app).
+
+    python bench/bench_infer_cpp.py --ckpt_file=ckpt_lstm/lstm_best.ckpt --preprocess_path=./preprocess \
+        [--max_batches=20] [--work_dir=./bench_infer] [training --key=value settings, --batch_size, --max_len]
+
+Runs export.py (MINDIR and ONNX), preprocess.py, build.sh and the app as run_infer_310.sh does,
+on the first max_batches test batches (0: all), then compares logits batch by batch.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT)
+from src import config as config_module, errors, inference  # noqa: E402
+
+APP = os.path.join(PROJECT, "ascend310_infer", "out", "main")
+LATENCY_LINE = re.compile(r"average latency (\S+) ms per batch of (\d+), (\S+) reviews/s")
+
+
+def run(step, command, work):
+    """Runs a step with its output in <work>/<step>.log; on failure one line naming both."""
+    log = os.path.join(work, f"{step}.log")
+    with open(log, "w", encoding="utf-8") as file:
+        status = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, check=False).returncode
+    if status != 0:
+        raise errors.UserError(f"step {step} failed (exit {status}); see {log}")
+    with open(log, encoding="utf-8") as file:
+        return file.read()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--work_dir", default="./bench_infer")
+    parser.add_argument("--max_batches", type=int, default=20)
+    arguments, config_options = parser.parse_known_args()
+    config = config_module.load_config(config_options)
+    work = os.path.abspath(arguments.work_dir)
+    os.makedirs(work, exist_ok=True)
+    python = sys.executable
+
+    stem = os.path.join(work, "lstm")
+    for file_format in ("MINDIR", "ONNX"):
+        run(f"export_{file_format.lower()}", [python, os.path.join(PROJECT, "export.py"), *config_options,
+                                              f"--file_name={stem}", f"--file_format={file_format}"], work)
+    result_path = os.path.join(work, "preprocess_Result")
+    run("preprocess", [python, os.path.join(PROJECT, "preprocess.py"), *config_options,
+                       f"--result_path={result_path}"], work)
+    bins = sorted(os.listdir(os.path.join(result_path, "00_data")),
+                  key=lambda name: int(re.search(r"_(\d+)\.bin$", name).group(1)))
+    if arguments.max_batches > 0:
+        bins = bins[:arguments.max_batches]
+    subset = os.path.join(work, "bins")
+    shutil.rmtree(subset, ignore_errors=True)
+    os.makedirs(subset)
+    for name in bins:
+        shutil.copy(os.path.join(result_path, "00_data", name), subset)
+    run("build", ["bash", os.path.join(PROJECT, "ascend310_infer", "build.sh")], work)
+    shutil.rmtree(os.path.join(work, "result_Files"), ignore_errors=True)
+    app_output = run("infer", [APP, f"--mindir_path={stem}.onnx", f"--input0_path={subset}",
+                               f"--output_path={work}"], work)
+    latency = LATENCY_LINE.search(app_output)
+
+    # Logits of each runtime on the same batches; the checkpoint in MindSpore is the reference.
+    checkpoint = inference.load_predictor(config.ckpt_file, config).run_batch
+    mindir = inference.load_predictor(stem + ".mindir", config).run_batch
+    onnx = inference.load_predictor(stem + ".onnx", config).run_batch
+    differences = {"MINDIR (MindSpore)": 0.0, "ONNX (onnxruntime)": 0.0, "C++ app (OpenVINO)": 0.0}
+    for name in bins:
+        token_ids = np.fromfile(os.path.join(subset, name), np.int32).reshape(config.batch_size, config.max_len)
+        expected = checkpoint(token_ids)
+        app_logits = np.fromfile(os.path.join(work, "result_Files", name[:-len(".bin")] + "_0.bin"), np.float32)
+        for runtime, logits in (("MINDIR (MindSpore)", mindir(token_ids)), ("ONNX (onnxruntime)", onnx(token_ids)),
+                                ("C++ app (OpenVINO)", app_logits.reshape(expected.shape))):
+            differences[runtime] = max(differences[runtime], float(np.abs(logits - expected).max()))
+
+    print(f"input int32 [{config.batch_size}, {config.max_len}], {len(bins)} test batches")
+    for label, path in (("checkpoint", config.ckpt_file), ("MINDIR", stem + ".mindir"),
+                        ("ONNX", stem + ".onnx"), ("sidecar JSON", stem + ".json")):
+        print(f"size {label:<14} {os.path.getsize(path) / 1e6:10.3f} MB  {path}")
+    if latency:
+        print(f"C++ app latency   {float(latency.group(1)):.3f} ms per batch of {latency.group(2)}, "
+              f"{float(latency.group(3)):.1f} reviews/s")
+    for runtime, difference in differences.items():
+        print(f"max |logit - checkpoint|  {runtime:<20} {difference:.3g}")
+
+
+if __name__ == "__main__":
+    errors.run_main(main)

@@ -1,0 +1,295 @@
+"""Export and deployment on a tiny model trained here: export.py (MINDIR, ONNX, AIR error, sidecar),
+preprocess.py -> C++ app / postprocess.py (scripts/run_infer_310.sh) against eval.py, and predict.py
+from the checkpoint and from both exports.
+
+    pytest tests/test_export_predict.py    # ~1.5 min on 2 cores
+"""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, make_corpus, make_glove
+from src import config as config_module, inference
+
+MODEL = ["--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
+BATCH_SIZE = 7  # 24 test reviews -> 3 full batches and one of 3: the partial-batch path is exercised
+MAX_LEN, NUM_CLASSES, TEST_REVIEWS = 40, 2, 24
+REVIEWS = ["A great, wonderful and moving film!", "Boring. Awful plot, a waste of time.",
+           "It was a film about a plot.", "Superb! I loved it.<br />Don't miss it."]
+PARITY_TOLERANCE = 1e-4
+
+
+def python(script, *arguments, cwd=ROOT, stdin=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def infer_310(*arguments, cwd):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "run_infer_310.sh"), *arguments], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def error_lines(stderr):
+    """stderr without MindSpore's own [WARNING] log lines."""
+    return [line for line in stderr.splitlines() if not line.startswith("[WARNING]")]
+
+
+def ok(result):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Trains 3 tiny epochs, exports MINDIR and ONNX with batch BATCH_SIZE, evaluates with eval.py."""
+    root = tmp_path_factory.mktemp("deploy")
+    corpus = make_corpus(str(root))
+    os.makedirs(root / "glove")
+    make_glove(str(root / "glove" / "glove.6B.8d.txt"))
+    preprocess = root / "preprocess"
+    ok(python("train.py", f"--aclimdb_path={corpus}", f"--glove_path={root / 'glove'}", "--embed_size=8",
+              f"--preprocess_path={preprocess}", f"--ckpt_path={root / 'ckpt'}", "--num_epochs=3",
+              "--batch_size=8", "--bucket_width=8", "--optimizer=adam", "--learning_rate=0.01", *MODEL))
+    checkpoint = root / "ckpt" / "lstm_best.ckpt"
+    settings = [f"--preprocess_path={preprocess}", *MODEL]
+    exports = {}
+    for file_format in ("MINDIR", "ONNX"):
+        result = ok(python("export.py", f"--ckpt_file={checkpoint}", f"--file_name={root / 'export' / 'lstm'}",
+                           f"--file_format={file_format}", f"--batch_size={BATCH_SIZE}", *settings))
+        exports[file_format] = result.stdout
+    ok(python("eval.py", f"--ckpt_file={checkpoint}", "--batch_size=8", "--bucket_width=8",
+              f"--metrics_file={root / 'metrics.json'}", *settings))
+    metrics = json.loads((root / "metrics.json").read_text())
+    return {"root": root, "preprocess": preprocess, "checkpoint": checkpoint, "settings": settings,
+            "mindir": root / "export" / "lstm.mindir", "onnx": root / "export" / "lstm.onnx",
+            "sidecar": root / "export" / "lstm.json", "export_output": exports, "eval_accuracy": metrics["acc"]}
+
+
+@pytest.fixture(scope="module")
+def checkpoint_logits(work):
+    """MindSpore's logits for an int32 batch, from the checkpoint (the reference for every runtime)."""
+    config = config_module.load_config([*work["settings"], f"--batch_size={BATCH_SIZE}"])
+    return inference.load_predictor(str(work["checkpoint"]), config).run_batch
+
+
+def sample_batch(work):
+    vocabulary = inference.text.Vocabulary.load(str(work["preprocess"] / "vocab.txt"))
+    ids = [vocabulary.encode(inference.text.tokenize(review), MAX_LEN) for review in REVIEWS]
+    return inference.pad_batch(ids, BATCH_SIZE, MAX_LEN)
+
+
+# ---- export.py
+
+def test_export_writes_sidecar_with_vocabulary_and_shape(work):
+    sidecar = json.loads(work["sidecar"].read_text())
+    vocabulary = (work["preprocess"] / "vocab.txt").read_text().split("\n")[:-1]
+    assert sidecar["vocabulary"] == vocabulary
+    assert sidecar["input"] == {"name": "token_ids", "dtype": "int32", "shape": [BATCH_SIZE, MAX_LEN],
+                                "pad_id": 0, "unk_id": 1}
+    assert sidecar["output"]["name"] == "logits" and sidecar["labels"] == ["negative", "positive"]
+    assert sidecar["tokenizer_version"] == inference.text.TOKENIZER_VERSION and sidecar["max_len"] == MAX_LEN
+    assert sidecar["hyperparameters"]["num_hiddens"] == 8 and sidecar["hyperparameters"]["pooling"] == "max_mean"
+    # Both exports share the sidecar; each is pinned by its hash.
+    assert sidecar["files"] == {"lstm.mindir": inference.file_sha256(work["mindir"]),
+                                "lstm.onnx": inference.file_sha256(work["onnx"])}
+    assert all("reproduces the checkpoint's logits" in output for output in work["export_output"].values())
+
+
+def test_mindir_loads_back_with_equal_logits(work, checkpoint_logits):
+    import mindspore as ms
+    from mindspore import nn
+
+    token_ids = sample_batch(work)
+    logits = nn.GraphCell(ms.load(str(work["mindir"])))(ms.Tensor(token_ids)).asnumpy()
+    np.testing.assert_allclose(logits, checkpoint_logits(token_ids), rtol=0, atol=1e-6)
+
+
+def test_onnx_matches_mindspore(work, checkpoint_logits):
+    import onnxruntime
+
+    token_ids = sample_batch(work)
+    session = onnxruntime.InferenceSession(str(work["onnx"]), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["token_ids"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    difference = np.abs(session.run(None, {"token_ids": token_ids})[0] - checkpoint_logits(token_ids)).max()
+    print(f"max abs logit diff, onnxruntime vs MindSpore: {difference:.3g}")
+    assert difference < PARITY_TOLERANCE
+
+
+def test_air_on_cpu_fails_with_one_line(work, tmp_path):
+    result = python("export.py", f"--ckpt_file={work['checkpoint']}", f"--file_name={tmp_path / 'lstm'}",
+                    "--file_format=AIR", *work["settings"])
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: AIR export needs the Ascend backend"), lines
+    assert not list(tmp_path.iterdir())
+
+
+# ---- preprocess.py / postprocess.py / run_infer_310.sh
+
+@pytest.fixture(scope="module")
+def batches(work):
+    result_path = work["root"] / "preprocess_Result"
+    ok(python("preprocess.py", f"--preprocess_path={work['preprocess']}", f"--result_path={result_path}",
+              f"--batch_size={BATCH_SIZE}", f"--max_len={MAX_LEN}"))
+    return result_path
+
+
+def test_preprocess_writes_every_review_including_the_last_partial_batch(batches):
+    batch_count = math.ceil(TEST_REVIEWS / BATCH_SIZE)
+    names = sorted(os.listdir(batches / "00_data"))
+    assert names == sorted(f"LSTM_data_bs{BATCH_SIZE}_{i}.bin" for i in range(batch_count))
+    assert all((batches / "00_data" / name).stat().st_size == BATCH_SIZE * MAX_LEN * 4 for name in names)
+    counts = json.loads((batches / "counts.json").read_text())
+    last_batch = TEST_REVIEWS - (batch_count - 1) * BATCH_SIZE
+    assert counts["reviews"] == TEST_REVIEWS and counts["reviews_per_batch"][-1] == last_batch
+    labels = np.load(batches / "label_ids.npy", allow_pickle=False)
+    assert labels.shape == (batch_count, BATCH_SIZE) and labels.dtype == np.int32
+    assert (labels[-1, last_batch:] == -1).all() and set(labels[:-1].ravel()) <= {0, 1}
+    last = np.fromfile(batches / "00_data" / f"LSTM_data_bs{BATCH_SIZE}_{batch_count - 1}.bin", np.int32)
+    last = last.reshape(BATCH_SIZE, MAX_LEN)
+    assert (last[last_batch:] == 0).all() and (last[:last_batch, 0] != 0).all()
+
+
+def test_postprocess_gives_eval_accuracy(work, batches, checkpoint_logits, tmp_path):
+    result_dir = tmp_path / "result_Files"
+    result_dir.mkdir()
+    for name in os.listdir(batches / "00_data"):
+        token_ids = np.fromfile(batches / "00_data" / name, np.int32).reshape(BATCH_SIZE, MAX_LEN)
+        checkpoint_logits(token_ids).astype(np.float32).tofile(result_dir / name.replace(".bin", "_0.bin"))
+    result = ok(python("postprocess.py", f"--result_dir={result_dir}",
+                       f"--label_dir={batches / 'label_ids.npy'}", cwd=tmp_path))
+    line = f"result of Accuracy is:  {work['eval_accuracy']}"
+    assert line in result.stdout.splitlines()
+    assert (tmp_path / "acc.log").read_text() == line + "\n"
+
+
+@pytest.fixture(scope="module")
+def infer_run(work):
+    """run_infer_310.sh from a folder outside the project, given the MINDIR: on CPU it takes the ONNX."""
+    cwd = work["root"] / "elsewhere"
+    cwd.mkdir()
+    result = ok(infer_310(str(work["mindir"]), str(work["preprocess"]), "y", "CPU", cwd=cwd))
+    return cwd / "infer_310", result
+
+
+def test_run_infer_310_matches_eval_and_mindspore(work, infer_run, checkpoint_logits):
+    run_dir, result = infer_run
+    assert f"result of Accuracy is:  {work['eval_accuracy']}" in result.stdout
+    assert "reviews/s" in result.stdout and "NN inference cost average time" in result.stdout
+    assert "using " + str(work["onnx"]) in result.stdout
+    assert {"preprocess.log", "build.log", "infer.log", "postprocess.log", "acc.log"} <= set(os.listdir(run_dir))
+    difference = 0.0
+    for name in os.listdir(run_dir / "preprocess_Result" / "00_data"):
+        token_ids = np.fromfile(run_dir / "preprocess_Result" / "00_data" / name, np.int32)
+        token_ids = token_ids.reshape(BATCH_SIZE, MAX_LEN)
+        logits = np.fromfile(run_dir / "result_Files" / name.replace(".bin", "_0.bin"), np.float32)
+        difference = max(difference, np.abs(logits.reshape(BATCH_SIZE, NUM_CLASSES)
+                                            - checkpoint_logits(token_ids)).max())
+    print(f"max abs logit diff, C++ app (OpenVINO) vs MindSpore: {difference:.3g}")
+    assert difference < PARITY_TOLERANCE
+
+
+def test_run_infer_310_names_the_failing_step_and_its_log(work, infer_run):
+    run_dir, _ = infer_run
+    bogus = run_dir.parent / "bogus.onnx"
+    bogus.write_text("not a model\n")
+    result = infer_310(str(bogus), str(work["preprocess"]), "n", "CPU", cwd=run_dir.parent)
+    assert result.returncode == 1
+    assert f"error: step 'infer' failed (exit 1); see {run_dir / 'infer.log'}" in result.stderr
+    assert (run_dir / "infer.log").is_file()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ([], "Usage: bash run_infer_310.sh [MINDIR_PATH] [DATASET_PATH] [NEED_PREPROCESS] [DEVICE_TARGET]"),
+    (["MODEL", "DATA", "maybe", "CPU"], "error: NEED_PREPROCESS must be y or n"),
+    (["MODEL", "DATA", "y", "TPU"], "error: DEVICE_TARGET must be CPU, GPU or Ascend"),
+    (["LONE_MINDIR", "DATA", "y", "CPU"], "error: on CPU the inference app runs ONNX models"),
+])
+def test_run_infer_310_rejects_bad_arguments(work, tmp_path, arguments, message):
+    lone = tmp_path / "lone.mindir"
+    shutil.copy(work["mindir"], lone)
+    substitutes = {"MODEL": str(work["onnx"]), "DATA": str(work["preprocess"]), "LONE_MINDIR": str(lone)}
+    result = infer_310(*[substitutes.get(a, a) for a in arguments], cwd=tmp_path)
+    assert result.returncode == (2 if not arguments else 1)
+    assert result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "infer_310").exists()
+
+
+# ---- predict.py
+
+def predict_json(work, model, *arguments, stdin=None):
+    settings = work["settings"] if str(model).endswith(".ckpt") else []
+    result = ok(python("predict.py", f"--model={model}", "--json", *arguments, *settings, stdin=stdin))
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_predict_agrees_across_checkpoint_onnx_and_mindir(work, tmp_path):
+    reviews_file = tmp_path / "reviews.txt"
+    reviews_file.write_text("\n".join(REVIEWS[:2]) + "\n\n" + "\n".join(REVIEWS[2:]) + "\n")  # blank line skipped
+    runs = {"checkpoint, arguments": predict_json(work, work["checkpoint"], *REVIEWS),
+            "onnx, file": predict_json(work, work["onnx"], f"--file={reviews_file}"),
+            "mindir, stdin": predict_json(work, work["mindir"], "-", stdin="\n".join(REVIEWS) + "\n")}
+    expected = runs["checkpoint, arguments"]
+    assert [row["text"] for row in expected] == REVIEWS
+    for name, rows in runs.items():
+        assert [row["text"] for row in rows] == REVIEWS, name
+        for row, reference in zip(rows, expected):
+            assert row["label"] == reference["label"], name
+            assert set(row["probabilities"]) == {"negative", "positive"}
+            assert abs(row["probability"] - max(row["probabilities"].values())) < 1e-12
+            for label, probability in row["probabilities"].items():
+                assert abs(probability - reference["probabilities"][label]) < PARITY_TOLERANCE, name
+
+
+def test_predict_plain_output_one_line_per_review(work):
+    result = ok(python("predict.py", f"--model={work['onnx']}", *REVIEWS[:2]))
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    for line, review in zip(lines, REVIEWS):
+        label, probability, text = line.split("\t")
+        assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1.0 and text == review
+
+
+@pytest.mark.parametrize("case, make_arguments, stdin, message", [
+    ("no_input", lambda p: [], None, "error: no reviews to classify"),
+    ("empty_stdin", lambda p: ["-"], "\n  \n", "error: no reviews to classify"),
+    ("empty_argument", lambda p: [""], None, "error: review argument 1 is empty"),
+    ("empty_file", lambda p: [f"--file={p / 'empty.txt'}"], None, "holds no reviews"),
+    ("binary_file", lambda p: [f"--file={p / 'model.bin'}"], None, "is a binary file, not text"),
+    ("latin1_file", lambda p: [f"--file={p / 'latin1.txt'}"], None, "is not UTF-8 text"),
+    ("missing_file", lambda p: [f"--file={p / 'missing.txt'}"], None, "not found"),
+    ("key_space_value", lambda p: ["--num_hiddens", "8", "x"], None, "settings take the form --key=value"),
+])
+def test_predict_bad_input_gives_one_line_error(work, tmp_path, case, make_arguments, stdin, message):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    shutil.copy(work["onnx"], tmp_path / "model.bin")
+    (tmp_path / "latin1.txt").write_bytes("très bon film\n".encode("latin-1"))
+    result = python("predict.py", f"--model={work['onnx']}", *make_arguments(tmp_path), stdin=stdin)
+    assert result.returncode == 2, case
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (case, lines)
+    assert result.stdout == ""
+
+
+def test_predict_rejects_a_sidecar_written_for_another_export(work, tmp_path):
+    shutil.copy(work["onnx"], tmp_path / "lstm.onnx")
+    sidecar = json.loads(work["sidecar"].read_text())
+    sidecar["files"]["lstm.onnx"] = "0" * 64
+    (tmp_path / "lstm.json").write_text(json.dumps(sidecar))
+    result = python("predict.py", f"--model={tmp_path / 'lstm.onnx'}", "Great film")
+    assert result.returncode == 2 and "was written for another export" in result.stderr
+
+
+def test_predict_checkpoint_without_preprocess_path_explains(work):
+    result = python("predict.py", f"--model={work['checkpoint']}", "--preprocess_path=/nonexistent", "Great")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        f"error: {work['checkpoint']} is a checkpoint: pass --preprocess_path=<the folder train.py wrote> for "
+        "its vocabulary (and the training --key=value settings), or predict with an export from export.py"]

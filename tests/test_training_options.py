@@ -1,0 +1,79 @@
+"""Training options of the recipe on a tiny corpus: reproducibility, early stopping, optimizers,
+freezing the embedding for the first epochs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, make_corpus, make_glove
+
+TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
+        "--learning_rate=0.01", "--pooling=max_mean"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    work = tmp_path_factory.mktemp("data")
+    corpus = make_corpus(str(work))
+    os.makedirs(work / "glove")
+    make_glove(str(work / "glove" / "glove.6B.8d.txt"))
+    return work, corpus
+
+
+def train(work, corpus, name, *options):
+    run = work / name
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train.py"), f"--aclimdb_path={corpus}",
+         f"--glove_path={work / 'glove'}", f"--preprocess_path={run / 'preprocess'}",
+         f"--ckpt_path={run / 'ckpt'}", *TINY, *options],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(run / "ckpt" / "history.json") as file:
+        return result.stdout, json.load(file)
+
+
+def test_same_seed_same_vocabulary_and_first_epoch_loss(data):
+    work, corpus = data
+    _, first = train(work, corpus, "a", "--num_epochs=1", "--optimizer=adam", "--seed=7")
+    _, second = train(work, corpus, "b", "--num_epochs=1", "--optimizer=adam", "--seed=7")
+    assert first[0]["loss"] == second[0]["loss"]
+    assert (work / "a" / "preprocess" / "vocab.txt").read_text() == \
+           (work / "b" / "preprocess" / "vocab.txt").read_text()
+
+
+def test_early_stopping_stops_after_patience_epochs(data):
+    work, corpus = data
+    # learning_rate 0: validation accuracy never improves after the first epoch.
+    output, history = train(work, corpus, "stop", "--num_epochs=6", "--patience=2",
+                            "--optimizer=momentum", "--learning_rate=0.0")
+    assert "Early stopping" in output and len(history) == 3
+    # The stopping epoch still leaves a checkpoint to resume or inspect.
+    assert any(name.startswith("lstm-3_") for name in os.listdir(work / "stop" / "ckpt"))
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "momentum"])
+def test_optimizers_with_clipping_decay_and_dynamic_lr(data, optimizer):
+    work, corpus = data
+    _, history = train(work, corpus, optimizer, "--num_epochs=2", f"--optimizer={optimizer}",
+                       "--grad_clip=1.0", "--weight_decay=1e-4", "--dropout=0.2", "--dynamic_lr=True",
+                       "--lr_init=0.01", "--lr_max=0.05", "--lr_end=0.001", "--warmup_epochs=1",
+                       "--lr_adjust_epoch=2")
+    assert len(history) == 2 and all(np.isfinite(row["loss"]) for row in history)
+    assert history[1]["lr"] < 0.05
+
+
+def test_embedding_frozen_for_the_first_epochs(data):
+    import mindspore as ms
+
+    work, corpus = data
+    train(work, corpus, "freeze", "--num_epochs=1", "--optimizer=adam", "--trainable_embedding=True",
+          "--freeze_embedding_epochs=1")
+    trained = ms.load_checkpoint(str(work / "freeze" / "ckpt" / "lstm_best.ckpt"))
+    initial = np.load(work / "freeze" / "preprocess" / "weight.npy")
+    np.testing.assert_array_equal(trained["embedding.embedding_table"].asnumpy(), initial)
+    train(work, corpus, "thaw", "--num_epochs=1", "--optimizer=adam", "--trainable_embedding=True")
+    thawed = ms.load_checkpoint(str(work / "thaw" / "ckpt" / "lstm_best.ckpt"))
+    assert not np.array_equal(thawed["embedding.embedding_table"].asnumpy(), initial)
