@@ -64,7 +64,8 @@ def main():
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
     train_data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
-        bucket_width=config.bucket_width, drop_remainder=group_size > 1, **shard)
+        bucket_width=config.bucket_width, drop_remainder=group_size > 1, crop_len=config.crop_len,
+        seed=config.seed, **shard)
     valid_data = None
     if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
         valid_data = dataset.create_dataset(config.preprocess_path, "valid", config.batch_size,

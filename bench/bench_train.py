@@ -27,7 +27,8 @@ def bench(config, steps):
     meta = dataset.prepare(config)
     weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE))
     data = dataset.create_dataset(config.preprocess_path, "train", config.batch_size, training=True,
-                                  max_len=config.max_len, bucket_width=config.bucket_width)
+                                  max_len=config.max_len, bucket_width=config.bucket_width,
+                                  crop_len=config.crop_len, seed=config.seed)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     train_step, _ = train.build_train_step(config, network, data.get_dataset_size())
     train_step.set_train()
@@ -65,7 +66,7 @@ def main():
         ms.set_seed(config.seed)
         settings = {key: config[key] for key in ("max_len", "bucket_width", "batch_size", "num_hiddens",
                                                  "num_layers", "bidirectional", "pooling",
-                                                 "trainable_embedding", "optimizer")}
+                                                 "crop_len", "trainable_embedding", "optimizer")}
         figures = bench(config, steps)
         print(f"{name}: {settings}")
         print("  " + ", ".join(f"{key} {value:.1f}" for key, value in figures.items()), flush=True)

@@ -162,13 +162,29 @@ def bucket_boundaries(max_len, bucket_width):
     return list(range(bucket_width, max_len, bucket_width)) + [max_len + 1]
 
 
+class RandomWindow:
+    """Cuts a random window of `length` tokens out of longer reviews (training only): each epoch
+    sees a different part of every long review, and the LSTM runs over `length` steps at most."""
+
+    def __init__(self, length, seed):
+        self.length = length
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, feature):
+        if len(feature) <= self.length:
+            return feature
+        start = self.rng.integers(0, len(feature) - self.length + 1)
+        return feature[start:start + self.length]
+
+
 def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket_width=0,
-                   num_shards=None, shard_id=None, drop_remainder=False):
+                   num_shards=None, shard_id=None, drop_remainder=False, crop_len=0, seed=1):
     """Batches of (feature int32 [batch, length], label int32 [batch]).
 
     bucket_width > 0: reviews of similar length are batched together and padded only to the
     longest one in the batch, so the LSTM does little work on padding. bucket_width == 0: every
-    review is padded to max_len (the reference recipe)."""
+    review is padded to max_len (the reference recipe). crop_len > 0 (training): random windows
+    of crop_len tokens instead of whole reviews."""
     import mindspore.dataset as ds
 
     first_file = mindrecord_path(preprocess_path, split) + "0"
@@ -176,6 +192,11 @@ def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket
         raise errors.UserError(f"{first_file} not found: preprocess first (train.py does it)")
     data = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=training,
                           num_shards=num_shards, shard_id=shard_id, num_parallel_workers=2)
+    if training and crop_len > 0:
+        # One worker keeps the window sequence reproducible for a given seed.
+        data = data.map(RandomWindow(crop_len, seed), input_columns=["feature"],
+                        num_parallel_workers=1)
+        max_len = min(max_len, crop_len)
     if bucket_width > 0:
         boundaries = bucket_boundaries(max_len, bucket_width)
         return data.bucket_batch_by_length(

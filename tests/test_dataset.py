@@ -133,3 +133,14 @@ def test_reader_batches_by_length_and_keeps_every_review(corpus, glove_dir, tmp_
     assert seen == 24
     shapes = [features.shape for features, _ in padded.create_tuple_iterator(output_numpy=True)]
     assert sum(shape[0] for shape in shapes) == 24 and {shape[1] for shape in shapes} == {12}
+
+
+def test_random_window_crops_long_reviews_only_and_is_seeded():
+    long, short = np.arange(100, dtype=np.int32), np.arange(5, dtype=np.int32)
+    window = dataset.RandomWindow(10, seed=3)
+    crops = [window(long) for _ in range(20)]
+    assert all(len(crop) == 10 and (np.diff(crop) == 1).all() for crop in crops)
+    assert len({int(crop[0]) for crop in crops}) > 1
+    assert window(short) is short
+    again = dataset.RandomWindow(10, seed=3)
+    assert [int(again(long)[0]) for _ in range(20)] == [int(crop[0]) for crop in crops]
