@@ -73,11 +73,13 @@ def main():
     onnx = inference.load_predictor(stem + ".onnx", config).run_batch
     differences = {"MINDIR (MindSpore)": 0.0, "ONNX (onnxruntime)": 0.0, "C++ app (OpenVINO)": 0.0}
     for name in bins:
-        token_ids = np.fromfile(os.path.join(subset, name), np.int32).reshape(config.batch_size, config.max_len)
+        token_ids = np.fromfile(os.path.join(subset, name), np.int32)
+        token_ids = token_ids.reshape(config.batch_size, config.max_len)
         expected = checkpoint(token_ids)
-        app_logits = np.fromfile(os.path.join(work, "result_Files", name[:-len(".bin")] + "_0.bin"), np.float32)
-        for runtime, logits in (("MINDIR (MindSpore)", mindir(token_ids)), ("ONNX (onnxruntime)", onnx(token_ids)),
-                                ("C++ app (OpenVINO)", app_logits.reshape(expected.shape))):
+        result_file = os.path.join(work, "result_Files", name[:-len(".bin")] + "_0.bin")
+        app_logits = np.fromfile(result_file, np.float32).reshape(expected.shape)
+        for runtime, logits in (("MINDIR (MindSpore)", mindir(token_ids)),
+                                ("ONNX (onnxruntime)", onnx(token_ids)), ("C++ app (OpenVINO)", app_logits)):
             differences[runtime] = max(differences[runtime], float(np.abs(logits - expected).max()))
 
     print(f"input int32 [{config.batch_size}, {config.max_len}], {len(bins)} test batches")

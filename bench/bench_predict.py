@@ -47,8 +47,8 @@ def main():
     print(f"load             {load_seconds:.3f} s")
     print(f"first prediction {first_seconds * 1e3:.1f} ms (includes compile / warm-up)")
     print(f"one review       {statistics.median(single) * 1e3:.2f} ms median of {arguments.repeats}")
-    print(f"{len(reviews)} reviews      {all_seconds * 1e3:.1f} ms, {len(reviews) / all_seconds:.1f} reviews/s "
-          f"(batches of {predictor.batch_size})")
+    print(f"{len(reviews)} reviews      {all_seconds * 1e3:.1f} ms, "
+          f"{len(reviews) / all_seconds:.1f} reviews/s (batches of {predictor.batch_size})")
 
 
 if __name__ == "__main__":

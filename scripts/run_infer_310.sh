@@ -35,7 +35,10 @@ need_preprocess=$3
 device_target=$4
 device_id=${5:-0}
 case "$need_preprocess" in y | n) ;; *) fail "NEED_PREPROCESS must be y or n, got '$need_preprocess'" ;; esac
-case "$device_target" in CPU | GPU | Ascend) ;; *) fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$device_target'" ;; esac
+case "$device_target" in
+    CPU | GPU | Ascend) ;;
+    *) fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$device_target'" ;;
+esac
 case "$device_id" in '' | *[!0-9]*) fail "DEVICE_ID must be a non-negative integer, got '$device_id'" ;; esac
 [ -f "$model" ] || fail "model file $model not found"
 if [ "$need_preprocess" = y ] && [ ! -f "$dataset/aclImdb_test.mindrecord0" ]; then
@@ -50,8 +53,9 @@ fi
 # Without MindSpore Lite the app reads .mindir only on Ascend; on CPU it runs ONNX with OpenVINO.
 if [ "$app_target" = CPU ] && [ "${model##*.}" = mindir ] && [ -z "${MSLITE_HOME:-}" ]; then
     onnx_model="${model%.mindir}.onnx"
-    [ -f "$onnx_model" ] || fail "on CPU the inference app runs ONNX models (OpenVINO); export one beside \
-the MINDIR: python export.py --ckpt_file=CKPT --file_format=ONNX --file_name=${model%.mindir} (plus the settings used for the MINDIR)"
+    [ -f "$onnx_model" ] || fail "on CPU the inference app runs ONNX models (OpenVINO); export one beside" \
+        "the MINDIR: python export.py --ckpt_file=CKPT --file_format=ONNX --file_name=${model%.mindir}" \
+        "and the settings used for the MINDIR"
     echo "note: on CPU the inference app runs ONNX: using $onnx_model"
     model=$onnx_model
 fi
@@ -60,8 +64,8 @@ fi
 shape_args=()
 sidecar="${model%.*}.json"
 if [ -f "$sidecar" ]; then
-    shape=$("$python" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["batch_size"], d["max_len"])' \
-        "$sidecar") || fail "cannot read the input shape from $sidecar"
+    read_shape='import json, sys; d = json.load(open(sys.argv[1])); print(d["batch_size"], d["max_len"])'
+    shape=$("$python" -c "$read_shape" "$sidecar") || fail "cannot read the input shape from $sidecar"
     read -r batch_size max_len <<<"$shape"
     shape_args=("--batch_size=$batch_size" "--max_len=$max_len")
 else

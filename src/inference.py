@@ -157,7 +157,8 @@ def load_predictor(model_path, config):
     sidecar = read_sidecar(model_path)
     vocabulary = text.Vocabulary(sidecar["vocabulary"])
     run_batch = (_onnx_runner if extension == ".onnx" else _mindir_runner)(model_path, sidecar, config)
-    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, True, sidecar["labels"])
+    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape=True,
+                     labels=sidecar["labels"])
 
 
 def _onnx_runner(model_path, sidecar, config):
@@ -168,12 +169,9 @@ def _onnx_runner(model_path, sidecar, config):
     try:
         session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types per failure
-        raise errors.UserError(f"onnxruntime cannot load {model_path}: {str(error).splitlines()[0]}") from None
-    model_input = session.get_inputs()[0]
-    if list(model_input.shape) != sidecar["input"]["shape"]:
-        raise errors.UserError(f"{model_path} takes input {model_input.shape}, its sidecar says "
-                               f"{sidecar['input']['shape']} (re-export with export.py)")
-    return lambda batch: session.run(None, {model_input.name: batch})[0]
+        raise errors.UserError(f"onnxruntime cannot load {model_path}: {_first_line(error)}") from None
+    input_name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {input_name: batch})[0]
 
 
 def _mindir_runner(model_path, sidecar, config):
@@ -184,7 +182,7 @@ def _mindir_runner(model_path, sidecar, config):
     try:
         graph = nn.GraphCell(ms.load(model_path))
     except (RuntimeError, ValueError) as error:
-        raise errors.UserError(f"MindSpore cannot load {model_path}: {str(error).splitlines()[0]}") from None
+        raise errors.UserError(f"MindSpore cannot load {model_path}: {_first_line(error)}") from None
     return lambda batch: graph(ms.Tensor(batch)).asnumpy()
 
 
@@ -209,6 +207,11 @@ def _checkpoint_predictor(model_path, config):
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
     return Predictor(vocabulary, config.max_len, config.batch_size,
                      lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
+
+
+def _first_line(error):
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__
 
 
 def _set_mindspore_context(config):
