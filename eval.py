@@ -26,6 +26,11 @@ def main():
         meta = dataset.prepare(config, force=config.preprocess)
     else:
         meta = dataset.load_meta(config.preprocess_path)
+    if meta["settings"]["max_len"] != config.max_len:
+        raise errors.UserError(
+            f"{config.preprocess_path} was preprocessed with max_len={meta['settings']['max_len']}, "
+            f"the config says {config.max_len}: pass --max_len={meta['settings']['max_len']} "
+            "or --preprocess=True")
     parameters = training.load_checkpoint_file(config.ckpt_file)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
     training.load_into(network, parameters, config.ckpt_file)
