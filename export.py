@@ -95,15 +95,25 @@ def main():
     extension = inference.EXPORT_EXTENSIONS[config.file_format]
     stem = config.file_name[:-len(extension)] if config.file_name.endswith(extension) else config.file_name
     path = stem + extension
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     example = ms.Tensor(example_input(config.batch_size, config.max_len))
-    if config.file_format == "ONNX":
-        # mindspore.export(..., "ONNX") drops output_names; mindspore.onnx.export keeps both.
-        ms.onnx.export(network, example, file_name=path, input_names=[inference.INPUT_NAME],
-                       output_names=[inference.OUTPUT_NAME])
-    else:
-        ms.export(network, example, file_name=stem, file_format=config.file_format)
-    sidecar = inference.write_sidecar(path, describe_export(config, meta, vocabulary))
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if config.file_format == "ONNX":
+            # mindspore.export(..., "ONNX") drops output_names; mindspore.onnx.export keeps both.
+            ms.onnx.export(network, example, file_name=path, input_names=[inference.INPUT_NAME],
+                           output_names=[inference.OUTPUT_NAME])
+        else:
+            ms.export(network, example, file_name=stem, file_format=config.file_format)
+        if not os.path.isfile(path):  # ms.onnx.export logs a failed write instead of raising
+            raise OSError(f"the exporter could not write {path}")
+        sidecar = inference.write_sidecar(path, describe_export(config, meta, vocabulary))
+    except OSError as error:
+        # A half-written export (full disk) must not stay behind looking usable.
+        for leftover in (path, inference.sidecar_path(path) + ".tmp"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        raise errors.UserError(f"cannot write {path}: {error.strerror or error}; pass a --file_name in a "
+                               "writable folder with free space") from None
     print(f"Exported {path} ({os.path.getsize(path) / 1e6:.2f} MB), input {inference.INPUT_NAME} int32 "
           f"[{config.batch_size}, {config.max_len}]; description in {sidecar}")
 

@@ -15,7 +15,8 @@ from mindspore import nn
 from mindspore.train import Model
 
 from src import config as config_module, dataset, errors, lr_schedule, lstm, training
-from src.distributed import setup_distributed, wait_for_preprocessing
+from src import distributed, modelarts
+from src import lock as lock_module
 
 
 def learning_rates(config, steps_per_epoch):
@@ -47,25 +48,26 @@ def build_train_step(config, network, steps_per_epoch):
 
 def main():
     config = config_module.load_config()
+    modelarts.sync_inputs(config)
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    ms.set_device(config.device_target, distributed.device_id(config))
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(config.seed)
     ds.config.set_seed(config.seed)
-    rank, group_size = setup_distributed(config)
+    rank, group_size = distributed.setup_distributed(config)
     is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
+    if is_writer:
+        lock_module.acquire(config.ckpt_path)  # a second run on this folder stops here
 
     # ---- data
-    if is_writer:
-        meta = dataset.prepare(config, force=config.preprocess)
-    if group_size > 1:
-        meta = wait_for_preprocessing(config, rank)
+    meta = distributed.prepare_once(config, rank, group_size)
     weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE), allow_pickle=False)
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
     train_data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
-        bucket_width=config.bucket_width, drop_remainder=group_size > 1, crop_len=config.crop_len,
-        seed=config.seed, **shard)
+        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed, **shard)
+    train_data = distributed.equal_steps(train_data, meta["counts"]["train"], config.batch_size,
+                                         group_size)
     valid_data = None
     if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
         valid_data = dataset.create_dataset(config.preprocess_path, "valid", config.batch_size,
@@ -112,6 +114,7 @@ def main():
     model.train(config.num_epochs, train_data, callbacks=callbacks, dataset_sink_mode=False,
                 initial_epoch=initial_epoch)
     print("============== Training Success ==============")
+    modelarts.sync_outputs(config)
 
 
 if __name__ == "__main__":

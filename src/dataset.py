@@ -10,9 +10,11 @@ its longest review (length buckets), or to max_len for the reference recipe.
 Everything is written to a temporary folder that is renamed into place when complete, so an
 interrupted run never leaves a folder that looks finished.
 """
+import glob
 import json
 import os
 import shutil
+import socket
 import time
 
 import numpy as np
@@ -49,14 +51,39 @@ def load_meta(preprocess_path):
         raise errors.UserError(
             f"{preprocess_path} holds no complete preprocessed data (no {META_FILE}); run train.py "
             "with --aclimdb_path and --glove_path, or pass --preprocess=True")
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise errors.UserError(f"{path} is corrupt; rebuild the folder with --preprocess=True") from None
+
+
+def _remove_leftovers(path):
+    """Deletes the .tmp-/.old- folders that runs killed on this machine left beside `path`."""
+    for kind in ("tmp", "old"):
+        pattern = f"{glob.escape(os.path.abspath(path))}.{kind}-{glob.escape(socket.gethostname())}-*"
+        for leftover in glob.glob(pattern):
+            pid = leftover.rsplit("-", 1)[1]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                print(f"Removing {leftover}, left by an interrupted preprocessing run")
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
 
 
 def prepare(config, force=False):
     """Builds the preprocessed folder unless one built from the same settings is already there."""
     settings = settings_of(config)
     path = config.preprocess_path
+    _remove_leftovers(path)
     if not force and os.path.isfile(os.path.join(path, META_FILE)):
         if load_meta(path).get("settings") == settings:
             print(f"Reusing preprocessed data in {path}")
@@ -64,17 +91,19 @@ def prepare(config, force=False):
         print(f"Preprocessed data in {path} was built with other settings: rebuilding")
     print("============== Starting Data Pre-processing ==============")
     parent = os.path.dirname(os.path.abspath(path))
+    suffix = f"{socket.gethostname()}-{os.getpid()}"  # a killed run's leftovers are recognised by it
     try:
         os.makedirs(parent, exist_ok=True)
-        temporary = f"{os.path.abspath(path)}.tmp-{os.getpid()}"
+        temporary = f"{os.path.abspath(path)}.tmp-{suffix}"
         shutil.rmtree(temporary, ignore_errors=True)
         os.makedirs(temporary)
     except OSError as error:
-        raise errors.UserError(f"cannot write preprocessed data under {parent}: {error.strerror}") from None
+        raise errors.UserError(f"cannot write preprocessed data under {parent}: {error.strerror}; pass a "
+                               "--preprocess_path in a writable folder with free space") from None
     try:
         meta = _build(config, settings, temporary)
         if os.path.exists(path):
-            old = f"{os.path.abspath(path)}.old-{os.getpid()}"
+            old = f"{os.path.abspath(path)}.old-{suffix}"
             os.rename(path, old)
             os.rename(temporary, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -82,7 +111,8 @@ def prepare(config, force=False):
             os.rename(temporary, path)
     except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
-        raise errors.UserError(f"writing preprocessed data to {path} failed: {error}") from None
+        raise errors.UserError(f"writing preprocessed data to {path} failed: {error.strerror or error}; "
+                               "pass a --preprocess_path in a writable folder with free space") from None
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -153,19 +183,26 @@ def _build(config, settings, folder):
 def write_mindrecord(path, rows, count, description):
     from mindspore.mindrecord import FileWriter
 
-    writer = FileWriter(path, shard_num=SHARDS, overwrite=True)
-    writer.add_schema(SCHEMA, "nlp_schema")
-    writer.add_index(["id", "label"])
-    batch = []
-    for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
-        row["length"] = len(row["feature"])
-        batch.append(row)
-        if len(batch) == 4096:
+    try:
+        writer = FileWriter(path, shard_num=SHARDS, overwrite=True)
+        writer.add_schema(SCHEMA, "nlp_schema")
+        writer.add_index(["id", "label"])
+        batch = []
+        for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
+            row["length"] = len(row["feature"])
+            batch.append(row)
+            if len(batch) == 4096:
+                writer.write_raw_data(batch)
+                batch = []
+        if batch:
             writer.write_raw_data(batch)
-            batch = []
-    if batch:
-        writer.write_raw_data(batch)
-    writer.commit()
+        writer.commit()
+    except RuntimeError as error:
+        # MindRecord reports a full disk as a RuntimeError wrapped in a C++ call stack: keep its
+        # "[ERROR] ..." line.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        problem = next((line for line in lines if line.startswith("[ERROR]")), lines[0] if lines else "")
+        raise OSError(problem.removeprefix("[ERROR]").strip()) from None
     return count
 
 

@@ -1,9 +1,26 @@
-"""Data-parallel set-up on MindSpore's own engine (msrun on CPU/GPU, rank tables on Ascend)."""
-import json
+"""Data-parallel training on MindSpore's own launchers: msrun (CPU, GPU) or a rank table (Ascend).
+
+Every rank runs train.py on its shard of the training reviews; gradients are averaged across
+ranks after each step, so all ranks hold the same weights. Rank 0 alone preprocesses and writes
+checkpoints and history. Two things would otherwise hang the job in a collective: ranks with
+different step counts, and ranks that wait for a rank 0 that failed. `equal_steps` and
+`prepare_once` deal with them.
+"""
 import os
-import time
+import threading
 
 from src import dataset, errors
+
+# prepare_once's states, summed over ranks (only rank 0 contributes one)
+_RUNNING, _DONE, _FAILED = 0, 1, 2
+
+
+def device_id(config):
+    """The id for ms.set_device. None lets MindSpore choose: on CPU, and under msrun, which gives
+    each worker its own device (an explicit 0 would put every worker on device 0)."""
+    if config.device_target == "CPU" or (config.distribute and os.getenv("MS_ROLE")):
+        return None
+    return config.device_id
 
 
 def setup_distributed(config):
@@ -13,27 +30,80 @@ def setup_distributed(config):
     import mindspore as ms
     from mindspore.communication import get_group_size, get_rank, init
 
+    launchers = ("MS_ROLE", "RANK_TABLE_FILE", "OMPI_COMM_WORLD_RANK")  # msrun, rank table, mpirun
+    if not any(os.getenv(name) for name in launchers):
+        raise errors.UserError("--distribute=True needs a launcher: scripts/run_distribute_train_"
+                               "{cpu,gpu}.sh (msrun) or run_distribute_train_ascend.sh")
     init()
     rank, group_size = get_rank(), get_group_size()
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
                                  device_num=group_size)
+    print(f"rank {rank} of {group_size}", flush=True)
+    if config.device_num not in (1, group_size):
+        print(f"note: device_num={config.device_num} in the config but {group_size} ranks run; "
+              "its learning rates were chosen for device_num ranks", flush=True)
     return rank, group_size
 
 
-def wait_for_preprocessing(config, rank, timeout_seconds=3600, poll_seconds=1.0):
-    """Ranks other than 0 wait until rank 0 has renamed a complete preprocessed folder with the
-    current settings into place (meta.json is written last, the folder renamed atomically)."""
-    settings = dataset.settings_of(config)
-    meta_path = os.path.join(config.preprocess_path, dataset.META_FILE)
-    deadline = time.time() + timeout_seconds
-    while True:
-        if os.path.isfile(meta_path):
-            with open(meta_path, encoding="utf-8") as file:
-                meta = json.load(file)
-            if meta.get("settings") == settings:
-                return meta
-        if time.time() > deadline:
-            raise errors.UserError(f"rank {rank}: no preprocessed data appeared in "
-                                   f"{config.preprocess_path} within {timeout_seconds} s")
-        time.sleep(poll_seconds)
+def prepare_once(config, rank, group_size, poll_seconds=2.0):
+    """Preprocesses on rank 0 only and returns the meta of the finished folder on every rank.
+
+    Other ranks read nothing until rank 0 is done: with --preprocess=True the folder still holds
+    the old data (and its meta.json) while rank 0 rebuilds it. Rank 0 works in a thread and its
+    main thread reports the state to all ranks every `poll_seconds` through a tiny AllReduce. Short
+    rounds keep every collective far from the backends' timeouts (about 60 s for CPU
+    collectives here), however long preprocessing takes; a failure stops every rank."""
+    if group_size == 1:
+        return dataset.prepare(config, force=config.preprocess)
+    outcome = {}
+    worker = None
+    if rank == 0:
+        def work():
+            try:
+                dataset.prepare(config, force=config.preprocess)
+            except BaseException as error:  # noqa: B036  handed to the main thread below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=work, name="preprocess", daemon=True)
+        worker.start()
+    state = _RUNNING
+    while state == _RUNNING:
+        if worker is not None:
+            worker.join(poll_seconds)
+            state = _RUNNING if worker.is_alive() else _FAILED if "error" in outcome else _DONE
+        state = _sum_over_ranks(state)  # other ranks block here until rank 0 reports
+    if "error" in outcome:
+        raise outcome["error"]
+    if state == _FAILED:
+        raise errors.UserError(f"rank {rank}: preprocessing failed on rank 0 (its log says why)")
+    meta = dataset.load_meta(config.preprocess_path)
+    if meta.get("settings") != dataset.settings_of(config):
+        raise errors.UserError(f"rank {rank}: {config.preprocess_path} does not hold what rank 0 "
+                               "prepared; preprocess_path must be on storage every rank shares")
+    return meta
+
+
+def _sum_over_ranks(value):
+    import numpy as np
+    import mindspore as ms
+    from mindspore import ops
+
+    # Called eagerly: a one-op graph would cost a compile for a 4-byte message.
+    return int(round(float(ops.AllReduce()(ms.Tensor(np.array([value], np.float32))).asnumpy()[0])))
+
+
+def equal_steps(data, train_count, batch_size, group_size):
+    """Cuts every rank's epoch to the same number of steps, so no rank waits in a gradient
+    AllReduce that the others never reach.
+
+    MindDataset gives each of the group_size shards ceil(train_count / group_size) reviews. Length
+    buckets make the number of batches depend on which reviews a shard holds (and change every
+    epoch), but with drop_remainder=False it is never below ceil(reviews / batch_size): that many
+    steps run everywhere. What is cut are the part-filled batches each bucket flushes at the end
+    of the epoch (fewer than one per bucket); without buckets nothing is cut."""
+    if group_size == 1:
+        return data
+    per_rank = -(-train_count // group_size)
+    steps = -(-per_rank // batch_size)
+    return data.take(steps)

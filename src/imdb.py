@@ -107,8 +107,11 @@ def _read_tar(path, splits, stats):
                     text = stats.decode(archive.extractfile(member).read())
                     reviews[split].append(Review(f"{split}/{folder}/{parts[-1]}", label, text))
     except (tarfile.TarError, EOFError, OSError) as error:
+        # tarfile.open(..., "r:*") lists one failure per compression on several lines.
+        problem = "not a .tar or .tar.gz archive" if "could not be opened" in str(error) else " ".join(
+            str(error).split())
         raise errors.UserError(
-            f"{path} is truncated or not a valid tar archive ({error}); download it again") from None
+            f"{path} is truncated or not a valid tar archive ({problem}); download it again") from None
     for split in reviews:
         # Archive order is arbitrary; sort like the folder reader (pos before neg, then by name).
         reviews[split].sort(key=lambda review: (-review.label, review.name))

@@ -217,7 +217,12 @@ def _first_line(error):
 def _set_mindspore_context(config):
     import mindspore as ms
 
-    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    try:
+        ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    except RuntimeError:
+        # The runtime of this process already ran kernels (a second predictor, or a test
+        # process): the device can no longer change, and the one in use is kept.
+        pass
     # GRAPH_MODE always: PyNative kernels fail on this stack (MindSpore 2.10 built against NumPy 1.x).
     ms.set_context(mode=ms.GRAPH_MODE)
 

@@ -71,8 +71,11 @@ class Vocabulary:
     def load(cls, path):
         if not os.path.isfile(path):
             raise errors.UserError(f"vocabulary file {path} not found (run preprocessing first)")
-        with open(path, encoding="utf-8") as file:
-            words = file.read().split("\n")[:-1]
+        try:
+            with open(path, encoding="utf-8") as file:
+                words = file.read().split("\n")[:-1]
+        except UnicodeDecodeError:
+            words = []
         if words[:2] != [PAD, UNK] or any(not word or " " in word for word in words):
             raise errors.UserError(f"{path} is not a vocabulary file written by this suite")
         return cls(words)

@@ -70,17 +70,34 @@ def evaluate(network, dataset):
             "f1": [float(v) for v in results["f1"]]}
 
 
+def _temporary_names(path):
+    """save_checkpoint appends ".ckpt" to any other name, so our temporary name keeps it; MindSpore
+    itself first writes <name>.tmp and renames it to <name>.ckpt."""
+    stem = path[: -len(".ckpt")]
+    return stem + ".tmp.ckpt", stem + ".tmp.tmp"
+
+
 def save_checkpoint_atomic(network, path, extra=None):
-    """Writes to a temporary name and renames: a killed run never leaves a half-written .ckpt."""
-    # save_checkpoint appends ".ckpt" to any other name, so the temporary name keeps it.
-    temporary = path[: -len(".ckpt")] + ".tmp.ckpt"
+    """Writes to a temporary name and renames: a killed run never leaves a half-written .ckpt.
+    The CRC32 lets load_checkpoint_file tell a damaged file from a good one."""
+    temporary = _temporary_names(path)[0]
     try:
-        ms.save_checkpoint(network, temporary, append_dict=extra or {})
+        ms.save_checkpoint(network, temporary, append_dict=extra or {}, crc_check=True)
         os.replace(temporary, path)
     except (OSError, RuntimeError) as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise errors.UserError(f"cannot write checkpoint {path}: {error}") from None
+        for name in _temporary_names(path):
+            if os.path.exists(name):
+                os.remove(name)
+        reason = getattr(error, "strerror", None) or error
+        raise errors.UserError(f"cannot write checkpoint {path}: {reason}; pass a --ckpt_path in a writable "
+                               "folder with free space") from None
+
+
+def remove_temporary_files(directory):
+    """Deletes what a run killed while writing left in `directory` (call with the folder's lock)."""
+    for pattern in (f"{CHECKPOINT_PREFIX}*.tmp.ckpt", f"{CHECKPOINT_PREFIX}*.tmp.tmp", HISTORY_FILE + ".tmp"):
+        for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
+            os.remove(path)
 
 
 def epoch_checkpoints(directory):
@@ -100,29 +117,58 @@ def load_checkpoint_file(path):
         raise errors.UserError(f"{path} is an exported model, not a checkpoint (.ckpt); "
                                "pass the .ckpt file written by train.py")
     try:
-        return ms.load_checkpoint(path)
+        return ms.load_checkpoint(path, crc_check=True)
     except (ValueError, RuntimeError, OSError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise errors.UserError(f"checkpoint {path} is truncated or not a MindSpore checkpoint "
-                               f"({first_line})") from None
+        if "parameter dict is empty" in first_line:  # e.g. an .onnx file renamed to .ckpt
+            first_line = "it holds no parameters"
+        # MindSpore words a failed CRC or parse as "Failed to read ... May not have permission".
+        detail = "" if first_line.startswith("Failed to read") else f" ({first_line})"
+        raise errors.UserError(f"checkpoint {path} is truncated, damaged or not a MindSpore checkpoint"
+                               f"{detail}; pass a .ckpt written by train.py") from None
+
+
+MODEL_PREFIXES = ("embedding.", "forward_layers.", "backward_layers.", "decoder.")
+# The settings a SentimentNet's parameter shapes reveal, with the option (or folder) behind each.
+_SETTINGS = (("vocabulary size", "--preprocess_path"), ("embedding size", "--glove_path, --embed_size"),
+             ("num_hiddens", "--num_hiddens"), ("num_layers", "--num_layers"),
+             ("bidirectional", "--bidirectional"), ("num_classes", "--num_classes"))
+
+
+def model_settings(shapes):
+    """{setting: value} read from SentimentNet parameter shapes ({name: shape})."""
+    table = shapes.get("embedding.embedding_table", (None, None))
+    decoder = shapes.get("decoder.weight", (None, None))
+    return {"vocabulary size": table[0], "embedding size": table[1],
+            "num_hiddens": shapes.get("forward_layers.0.weight_hh_l0", (None, None))[1],
+            "num_layers": len({name.split(".")[1] for name in shapes if name.startswith("forward_layers.")}),
+            "bidirectional": any(name.startswith("backward_layers.") for name in shapes),
+            "num_classes": decoder[0], "decoder inputs": decoder[1]}
 
 
 def load_into(network, parameters, path):
-    """Loads checkpoint parameters, naming any shape mismatch (other vocabulary or model size)."""
-    own = {parameter.name: parameter for parameter in network.get_parameters()}
-    for name, value in parameters.items():
-        if name in own and tuple(own[name].shape) != tuple(value.shape):
-            raise errors.UserError(
-                f"checkpoint {path} does not fit this model: {name} has shape {tuple(value.shape)} "
-                f"there and {tuple(own[name].shape)} here (different vocabulary, embedding size, "
-                "hidden size or layer count?)")
-    missing, _ = ms.load_param_into_net(network, parameters)
-    missing = [name for name in missing if not name.startswith(("optimizer", "learning_rate", "global_step",
-                                                                 "moment", "beta", "accum", "adam"))]
-    if any(name.startswith(("embedding", "forward_layers", "backward_layers", "decoder"))
-           for name in missing):
-        raise errors.UserError(f"checkpoint {path} does not fit this model: it lacks {missing[0]} "
-                               "(different layer count or bidirectional setting?)")
+    """Loads checkpoint parameters; a checkpoint of another model is refused with a message that
+    names what differs (vocabulary size, embedding size, num_hiddens, num_layers, ...)."""
+    own = {p.name: tuple(p.shape) for p in network.get_parameters() if p.name.startswith(MODEL_PREFIXES)}
+    theirs = {name: tuple(value.shape) for name, value in parameters.items()
+              if name.startswith(MODEL_PREFIXES)}
+    if not theirs:
+        raise errors.UserError(f"checkpoint {path} holds no SentimentNet parameters (it was written for "
+                               "another network); pass a .ckpt written by train.py")
+    if own != theirs:
+        there, here = model_settings(theirs), model_settings(own)
+        differences = [f"{setting} {there[setting]} in the checkpoint, {here[setting]} here ({option})"
+                       for setting, option in _SETTINGS if there[setting] != here[setting]]
+        if not differences and there["decoder inputs"] != here["decoder inputs"]:
+            differences = [f"decoder inputs {there['decoder inputs']} in the checkpoint, "
+                           f"{here['decoder inputs']} here (--pooling)"]
+        if not differences:
+            name = sorted(set(own) ^ set(theirs) or {n for n in own if own[n] != theirs[n]})[0]
+            differences = [f"parameter {name} is {theirs.get(name, 'missing')} in the checkpoint, "
+                           f"{own.get(name, 'missing')} here"]
+        raise errors.UserError(f"checkpoint {path} was trained with another model: {'; '.join(differences)}; "
+                               "pass the settings it was trained with")
+    ms.load_param_into_net(network, parameters)
 
 
 class EpochLogger(Callback):
@@ -188,14 +234,20 @@ class History:
         if not self.write or not self.rows:
             return
         path = os.path.join(self.directory, HISTORY_FILE)
-        with open(path + ".tmp", "w", encoding="utf-8") as file:
-            json.dump(self.rows, file, indent=1)
-        os.replace(path + ".tmp", path)
-        keys = list(dict.fromkeys(key for row in self.rows for key in row))
-        with open(os.path.join(self.directory, "history.csv"), "w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        try:
+            with open(path + ".tmp", "w", encoding="utf-8") as file:
+                json.dump(self.rows, file, indent=1)
+            os.replace(path + ".tmp", path)
+            keys = list(dict.fromkeys(key for row in self.rows for key in row))
+            with open(os.path.join(self.directory, "history.csv"), "w", newline="", encoding="utf-8") as file:
+                writer = csv.DictWriter(file, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(self.rows)
+        except OSError as error:
+            if os.path.exists(path + ".tmp"):
+                os.remove(path + ".tmp")
+            raise errors.UserError(f"cannot write {path}: {error.strerror}; pass a --ckpt_path in a "
+                                   "writable folder with free space") from None
 
     def plot(self):
         if not self.write or not self.rows:
@@ -232,6 +284,8 @@ class CheckpointAndValidate(Callback):
         self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
         self.best = history.best_valid()
         self.stale_epochs = 0
+        if write:
+            remove_temporary_files(directory)
 
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()

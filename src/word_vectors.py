@@ -6,6 +6,8 @@ dimension; gensim does the parsing.
 """
 import gzip
 import os
+import zipfile
+import time
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -33,17 +35,46 @@ def _open_text(path):
     return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
 
 
+def _first_line(path):
+    """The first line, or a UserError when the file is not (gzipped) UTF-8 text."""
+    if zipfile.is_zipfile(path):
+        raise errors.UserError(f"word vector file {path} is a zip archive; unpack it (unzip glove.6B.zip) "
+                               "and pass the folder or one of its .txt files")
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as file:
+            line = file.readline().decode("utf-8")
+    except (UnicodeDecodeError, EOFError, OSError):
+        raise errors.UserError(f"word vector file {path} is not a text (or .txt.gz) file of word vectors; "
+                               "pass a GloVe .txt file") from None
+    if not line.strip():
+        raise errors.UserError(f"word vector file {path} is empty or starts with a blank line")
+    return line
+
+
 def _has_header(path):
-    with _open_text(path) as file:
-        fields = file.readline().split()
+    fields = _first_line(path).split()
     return len(fields) == 2 and all(field.isdigit() for field in fields)
+
+
+def _lines(path):
+    """(line number, text) of every line; the text is None where the line is not UTF-8."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None
 
 
 def _first_bad_line(path, has_header):
     """Only on the error path: finds the line that made gensim fail, for the message."""
-    with _open_text(path) as file:
-        dimension = None
-        for number, line in enumerate(file, start=1):
+    dimension, number = None, 0
+    try:
+        for number, line in _lines(path):
+            if line is None:
+                return number, "is not valid UTF-8"
             fields = line.rstrip("\n").split(" ")
             if number == 1 and has_header:
                 count, dimension = int(fields[0]), int(fields[1])
@@ -56,9 +87,33 @@ def _first_bad_line(path, has_header):
                 dimension = len(values)
             elif len(values) != dimension:
                 return number, f"has {len(values)} values where {dimension} are expected"
-        if has_header and number - 1 != count:
-            return 1, f"the header announces {count} vectors but the file has {number - 1}"
+    except (EOFError, OSError):
+        return number + 1, "the file ends early (an interrupted download?)"
+    if has_header and number - 1 != count:
+        return 1, f"the header announces {count} vectors but the file has {number - 1}"
     return None, "could not be parsed"
+
+
+def _shape_problem(path, has_header, dimension):
+    """(line, problem) for what gensim lets through: a line with one value (numpy broadcasts it
+    over the whole vector) and, after a header, lines beyond the count it announces (ignored).
+    A pass over the bytes: far cheaper than the parsing gensim has just done."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as file:
+        announced = int(file.readline().split()[0]) if has_header else None
+        if not has_header:
+            file.seek(0)
+        found = 0
+        for number, line in enumerate(file, start=2 if has_header else 1):
+            line = line.rstrip()
+            if not line:
+                continue
+            found += 1
+            if line.count(b" ") != dimension:
+                return number, f"has {line.count(b' ')} values where {dimension} are expected"
+    if has_header and announced != found:
+        return 1, f"the header announces {announced} vectors but the file has {found}; fix or delete it"
+    return None, None
 
 
 def load_vectors(path):
@@ -69,7 +124,11 @@ def load_vectors(path):
     except (ValueError, EOFError, UnicodeDecodeError, OSError) as error:
         line, problem = _first_bad_line(path, has_header)
         where = f" line {line}" if line else ""
-        raise errors.UserError(f"word vector file {path}{where}: {problem} ({error})") from None
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise errors.UserError(f"word vector file {path}{where}: {problem} ({detail})") from None
+    line, problem = _shape_problem(path, has_header, vectors.vector_size)
+    if problem:
+        raise errors.UserError(f"word vector file {path} line {line}: {problem}")
     duplicates = vectors.vectors.shape[0] - len(vectors.key_to_index)
     if duplicates:
         print(f"note: {path} lists {duplicates} words more than once; their first vector is used")
@@ -103,6 +162,15 @@ def adapt_to_corpus(matrix, vocabulary, token_lists, epochs, seed):
     Tokens outside the vocabulary become <unk>, so every word2vec word starts from its row of
     `matrix`. One worker thread keeps the result reproducible for a given seed."""
     from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class Progress(CallbackAny2Vec):
+        def __init__(self):
+            self.epoch, self.started = 0, time.time()
+
+        def on_epoch_end(self, model):
+            self.epoch += 1
+            print(f"  word2vec epoch {self.epoch}/{epochs}: {time.time() - self.started:.0f} s", flush=True)
 
     known = vocabulary.ids
     sentences = [[token if token in known else "<unk>" for token in tokens] for tokens in token_lists]
@@ -111,7 +179,7 @@ def adapt_to_corpus(matrix, vocabulary, token_lists, epochs, seed):
     model.build_vocab(sentences)
     rows = [known[word] for word in model.wv.index_to_key]
     model.wv.vectors[:] = matrix[rows]
-    model.train(sentences, total_examples=len(sentences), epochs=epochs)
+    model.train(sentences, total_examples=len(sentences), epochs=epochs, callbacks=[Progress()])
     adapted = matrix.copy()
     adapted[rows] = model.wv.vectors
     adapted[0] = 0.0  # padding stays a zero row
