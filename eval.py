@@ -32,6 +32,7 @@ def main():
             f"the config says {config.max_len}: pass --max_len={meta['settings']['max_len']} "
             "or --preprocess=True")
     parameters = training.load_checkpoint_file(config.ckpt_file)
+    config = training.apply_model_settings(config, parameters, config.ckpt_file)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
     training.load_into(network, parameters, config.ckpt_file)
     network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))

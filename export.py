@@ -88,6 +88,7 @@ def main():
         raise errors.UserError(f"{config.preprocess_path}: vocab.txt has {len(vocabulary)} words, "
                                f"meta.json says {meta['vocab_size']}; preprocess again")
     parameters = training.load_checkpoint_file(config.ckpt_file)
+    config = training.apply_model_settings(config, parameters, config.ckpt_file)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
     training.load_into(network, parameters, config.ckpt_file)
     network.set_train(False)

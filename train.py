@@ -61,7 +61,7 @@ def main():
 
     # ---- data
     meta = distributed.prepare_once(config, rank, group_size)
-    weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE), allow_pickle=False)
+    weight = dataset.load_weight(config.preprocess_path)
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
     train_data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
@@ -78,7 +78,9 @@ def main():
     # ---- model, loss, optimizer
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
-        training.load_into(network, training.load_checkpoint_file(config.pre_trained), config.pre_trained)
+        parameters = training.load_checkpoint_file(config.pre_trained)
+        parameters.pop(training.SETTINGS_KEY, None)  # the network is the one this config describes
+        training.load_into(network, parameters, config.pre_trained)
     train_step, rates = build_train_step(config, network, steps_per_epoch)
 
     # ---- resume
@@ -89,7 +91,11 @@ def main():
         if not checkpoints:
             raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
         parameters = training.load_checkpoint_file(checkpoints[-1])
+        if "epoch_num" not in parameters:
+            raise errors.UserError(f"--resume: {checkpoints[-1]} was not written by train.py (it has "
+                                   "no epoch number); move it out of ckpt_path or use --pre_trained")
         initial_epoch = int(parameters.pop("epoch_num"))
+        parameters.pop(training.SETTINGS_KEY, None)
         parameters.pop("step_num", None)
         # The LR array is rebuilt for this run's num_epochs; the restored global_step picks the
         # position in it, so the schedule continues where it stopped.
@@ -107,7 +113,8 @@ def main():
         training.EpochLogger(rates, config.log_steps, history),
         training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, history,
                                        config.save_checkpoint_steps, config.keep_checkpoint_max,
-                                       config.patience, write=is_writer),
+                                       config.patience, write=is_writer,
+                                       settings=training.settings_record(config)),
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)

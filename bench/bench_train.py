@@ -25,7 +25,7 @@ RECIPES = {"reference": "config_reference.yaml", "default": "default_config.yaml
 
 def bench(config, steps):
     meta = dataset.prepare(config)
-    weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE))
+    weight = dataset.load_weight(config.preprocess_path)
     data = dataset.create_dataset(config.preprocess_path, "train", config.batch_size, training=True,
                                   max_len=config.max_len, bucket_width=config.bucket_width,
                                   crop_len=config.crop_len, seed=config.seed)

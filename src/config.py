@@ -94,6 +94,11 @@ def _parse_command_line(argv):
     return overrides
 
 
+def _suggestion(key, known, prefix):
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else " (see --help for the list)"
+
+
 def _usage(path, values, helps, choices):
     lines = [f"options (defaults from {path}; set any of them with --key=value):"]
     for key, value in values.items():
@@ -112,20 +117,30 @@ def load_config(argv=None, default_path=DEFAULT_CONFIG):
         sys.exit(0)
     overrides = _parse_command_line(argv)
     path = overrides.pop("config_path", default_path)
-    values, helps, choices = read_yaml(path)
+    # default_config.yaml is the schema: every file's keys and types are checked against it, and
+    # keys a file leaves out keep their default.
+    defaults, helps, choices = read_yaml(DEFAULT_CONFIG)
+    values, file_helps, file_choices = read_yaml(path)
+    helps, choices = {**helps, **file_helps}, {**choices, **file_choices}
 
     config = {}
-    for key, default in values.items():
+    for key, default in defaults.items():
         # Reference configs spell some booleans as the strings "true"/"false": make them booleans.
         if isinstance(default, str) and default.strip().lower() in ("true", "false"):
             default = convert_value(key, default, False)
         config[key] = default
+    for key, value in values.items():
+        if key not in config:
+            raise errors.UserError(f"unknown key {key!r} in {path}{_suggestion(key, config, '')}")
+        try:
+            config[key] = convert_value(key, value, config[key])
+        except errors.UserError as error:
+            raise errors.UserError(f"{path}: {error}".replace(f"--{key} ", f"key {key!r} ")) from None
 
     for key, text in overrides.items():
         if key not in config:
-            close = difflib.get_close_matches(key, list(config), n=1)
-            hint = f" (did you mean --{close[0]}?)" if close else " (see --help for the list)"
-            raise errors.UserError(f"unknown option --{key} for {os.path.basename(path)}{hint}")
+            raise errors.UserError(
+                f"unknown option --{key} for {os.path.basename(path)}{_suggestion(key, config, '--')}")
         config[key] = convert_value(key, text, config[key])
 
     for key, allowed in choices.items():

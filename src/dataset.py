@@ -41,8 +41,7 @@ def settings_of(config):
             "vectors_file": os.path.abspath(vectors_file),
             "vectors_file_size": os.path.getsize(vectors_file),
             "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
-            "valid_ratio": config.valid_ratio, "seed": config.seed,
-            "adapt_vectors_epochs": config.adapt_vectors_epochs}
+            "valid_ratio": config.valid_ratio, "seed": config.seed}
 
 
 def load_meta(preprocess_path):
@@ -77,6 +76,16 @@ def _process_alive(pid):
     except PermissionError:  # alive, owned by another user
         return True
     return True
+
+
+def load_weight(preprocess_path):
+    """The embedding matrix; never unpickled (a pickled weight.npy is refused, not executed)."""
+    path = os.path.join(preprocess_path, WEIGHT_FILE)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise errors.UserError(f"{path} is missing or not a plain numpy array ({error}); rebuild "
+                               "it with --preprocess=True") from None
 
 
 def prepare(config, force=False):
@@ -144,17 +153,6 @@ def _build(config, settings, folder):
     weight, found = word_vectors.embedding_matrix(vocabulary, vectors, config.seed)
     print(f"{found} of {len(vocabulary) - 2} vocabulary words have a vector in "
           f"{os.path.basename(settings['vectors_file'])}")
-    if config.adapt_vectors_epochs > 0:
-        # Unlabelled reviews and the training part of train only: never the validation or test text.
-        unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
-        corpus = [tokens["train"][i] for i in train_ids] + [
-            text.tokenize(review.text) for review in
-            tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2)]
-        adapt_started = time.time()
-        weight = word_vectors.adapt_to_corpus(weight, vocabulary, corpus,
-                                              config.adapt_vectors_epochs, config.seed)
-        print(f"Adapted the word vectors on {len(corpus)} reviews in "
-              f"{time.time() - adapt_started:.0f} s")
 
     vocabulary.save(os.path.join(folder, VOCAB_FILE))
     np.save(os.path.join(folder, WEIGHT_FILE), weight)

@@ -200,8 +200,10 @@ def _checkpoint_predictor(model_path, config):
                                "preprocess again")
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
     _set_mindspore_context(config)
+    parameters = training.load_checkpoint_file(model_path)
+    config = training.apply_model_settings(config, parameters, model_path)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
-    training.load_into(network, training.load_checkpoint_file(model_path), model_path)
+    training.load_into(network, parameters, model_path)
     network.set_train(False)
     network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all shapes
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]

@@ -128,6 +128,31 @@ def load_checkpoint_file(path):
                                f"{detail}; pass a .ckpt written by train.py") from None
 
 
+MODEL_SETTINGS = ("num_hiddens", "num_layers", "bidirectional", "num_classes", "pooling")
+SETTINGS_KEY = "model_settings"
+
+
+def settings_record(config):
+    """The model settings saved in every checkpoint (as JSON), so eval, export and predict rebuild
+    the same network without the user repeating the training options."""
+    return {SETTINGS_KEY: json.dumps({key: config[key] for key in MODEL_SETTINGS})}
+
+
+def apply_model_settings(config, parameters, path):
+    """Takes the model settings out of loaded checkpoint `parameters` and returns `config` with
+    them; a setting that differs from the config is reported in one line."""
+    record = parameters.pop(SETTINGS_KEY, None)
+    if not isinstance(record, str):
+        return config  # a checkpoint from elsewhere: the config's settings are used
+    config = type(config)(config)
+    for key, value in json.loads(record).items():
+        if key in MODEL_SETTINGS and config.get(key) != value:
+            print(f"note: {os.path.basename(path)} was trained with {key}={value!r}; using it "
+                  f"instead of {config.get(key)!r}")
+            config[key] = value
+    return config
+
+
 MODEL_PREFIXES = ("embedding.", "forward_layers.", "backward_layers.", "decoder.")
 # The settings a SentimentNet's parameter shapes reveal, with the option (or folder) behind each.
 _SETTINGS = (("vocabulary size", "--preprocess_path"), ("embedding size", "--glove_path, --embed_size"),
@@ -277,8 +302,9 @@ class CheckpointAndValidate(Callback):
     epochs without improvement. Writes files only where `write` (rank 0)."""
 
     def __init__(self, network, train_network, directory, valid_data, history, save_steps,
-                 keep_max, patience, write=True):
+                 keep_max, patience, write=True, settings=None):
         super().__init__()
+        self.settings = settings or {}
         self.network, self.train_network = network, train_network
         self.directory, self.valid_data, self.history = directory, valid_data, history
         self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
@@ -301,13 +327,13 @@ class CheckpointAndValidate(Callback):
                 self.best, self.stale_epochs = metrics["acc"], 0
                 if self.write:
                     save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
-                                           {"epoch_num": epoch, "valid_acc": metrics["acc"]})
+                                           {"epoch_num": epoch, "valid_acc": metrics["acc"], **self.settings})
             else:
                 self.stale_epochs += 1
         crossed = step // self.save_steps != (step - params.batch_num) // self.save_steps
         if self.write and (crossed or epoch == params.epoch_num or self.stale_epochs >= self.patience > 0):
             path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}-{epoch}_{params.batch_num}.ckpt")
-            save_checkpoint_atomic(self.train_network, path, {"epoch_num": epoch, "step_num": step})
+            save_checkpoint_atomic(self.train_network, path, {"epoch_num": epoch, "step_num": step, **self.settings})
             for old in epoch_checkpoints(self.directory)[:-self.keep_max]:
                 os.remove(old)
         self.history.update_last(**values)

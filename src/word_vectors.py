@@ -7,7 +7,6 @@ dimension; gensim does the parsing.
 import gzip
 import os
 import zipfile
-import time
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -153,34 +152,3 @@ def embedding_matrix(vocabulary, vectors, seed):
             found += 1
     return matrix, found
 
-
-def adapt_to_corpus(matrix, vocabulary, token_lists, epochs, seed):
-    """Continues training the vectors on in-domain text (word2vec CBOW, gensim), starting from
-    `matrix`: GloVe was trained on Wikipedia and news, where "predictable" or "unwatchable" say
-    little about sentiment; the 50,000 unlabelled IMDB reviews teach them their movie meaning.
-
-    Tokens outside the vocabulary become <unk>, so every word2vec word starts from its row of
-    `matrix`. One worker thread keeps the result reproducible for a given seed."""
-    from gensim.models import Word2Vec
-    from gensim.models.callbacks import CallbackAny2Vec
-
-    class Progress(CallbackAny2Vec):
-        def __init__(self):
-            self.epoch, self.started = 0, time.time()
-
-        def on_epoch_end(self, model):
-            self.epoch += 1
-            print(f"  word2vec epoch {self.epoch}/{epochs}: {time.time() - self.started:.0f} s", flush=True)
-
-    known = vocabulary.ids
-    sentences = [[token if token in known else "<unk>" for token in tokens] for tokens in token_lists]
-    model = Word2Vec(vector_size=matrix.shape[1], window=5, min_count=1, sg=0, negative=5,
-                     workers=1, seed=seed, epochs=epochs)
-    model.build_vocab(sentences)
-    rows = [known[word] for word in model.wv.index_to_key]
-    model.wv.vectors[:] = matrix[rows]
-    model.train(sentences, total_examples=len(sentences), epochs=epochs, callbacks=[Progress()])
-    adapted = matrix.copy()
-    adapted[rows] = model.wv.vectors
-    adapted[0] = 0.0  # padding stays a zero row
-    return adapted

@@ -27,7 +27,7 @@ def test_variant_file_inherits_from_its_base():
 
 def test_string_booleans_in_yaml_become_booleans(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("preprocess: 'false'\ndistribute: \"true\"\nname: x\n")
+    path.write_text("preprocess: 'false'\ndistribute: \"true\"\n")
     config = config_module.load_config([f"--config_path={path}"])
     assert config.preprocess is False and config.distribute is True
 
@@ -66,3 +66,10 @@ def test_command_line_error_is_one_line_and_exit_code_2():
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: unknown option --num_epoch for default_config.yaml (did you mean --num_epochs?)")
+
+
+def test_standalone_file_keeps_defaults_for_keys_it_leaves_out(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("num_epochs: 4\n")
+    config = config_module.load_config([f"--config_path={path}"])
+    assert config.num_epochs == 4 and config.num_hiddens == 100

@@ -11,7 +11,7 @@ from src import dataset, errors, imdb, text
 def make_config(corpus, glove_dir, preprocess_path, **overrides):
     values = dict(aclimdb_path=corpus, glove_path=glove_dir, embed_size=8,
                   preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                  valid_ratio=0.25, seed=1, adapt_vectors_epochs=0)
+                  valid_ratio=0.25, seed=1)
     values.update(overrides)
     return EasyDict(values)
 
@@ -145,15 +145,3 @@ def test_random_window_crops_long_reviews_only_and_is_seeded():
     again = dataset.RandomWindow(10, seed=3)
     assert [int(again(long)[0]) for _ in range(20)] == [int(crop[0]) for crop in crops]
 
-
-def test_adapted_vectors_are_reproducible_and_keep_padding_zero(corpus, glove_dir, tmp_path):
-    weights = []
-    for name in ("a", "b"):
-        config = make_config(corpus, glove_dir, tmp_path / name, adapt_vectors_epochs=2)
-        dataset.prepare(config)
-        weights.append(np.load(str(tmp_path / name / "weight.npy")))
-    plain = make_config(corpus, glove_dir, tmp_path / "plain")
-    dataset.prepare(plain)
-    np.testing.assert_array_equal(weights[0], weights[1])
-    assert not weights[0][text.PAD_ID].any()
-    assert not np.array_equal(weights[0], np.load(str(tmp_path / "plain" / "weight.npy")))

@@ -333,8 +333,6 @@ def test_value_outside_its_choices_in_a_config_file(tmp_path):
         config_module.load_config, [f"--config_path={path}"])
 
 
-@pytest.mark.xfail(strict=True, reason="src/config.py takes a config file's keys and types as given "
-                                       "(see docs/robustness.md, 'Broken')")
 @pytest.mark.parametrize("line, expected", [("num_epoch: 5", "num_epoch"), ("num_epochs: ten", "num_epochs")])
 def test_unknown_key_or_wrong_type_in_a_config_file(tmp_path, line, expected):
     path = tmp_path / "mine.yaml"
@@ -419,9 +417,12 @@ def test_checkpoint_problems_through_eval_and_predict(trained, tmp_path):
     truncated.write_bytes(trained["checkpoint"].read_bytes()[:1000])
     one_line_error(python("eval.py", preprocess, *MODEL, f"--ckpt_file={truncated}"),
                    f"checkpoint {truncated} is truncated")
-    one_line_error(python("eval.py", preprocess, *MODEL, "--num_hiddens=16",
-                          f"--ckpt_file={trained['checkpoint']}"),
-                   "num_hiddens 8 in the checkpoint, 16 here (--num_hiddens)")
+    # Settings that differ from the checkpoint's own are replaced by them, with a note.
+    other_settings = python("eval.py", preprocess, *MODEL, "--num_hiddens=16", "--pooling=mean",
+                            f"--ckpt_file={trained['checkpoint']}", f"--metrics_file={tmp_path / 'm.json'}")
+    assert other_settings.returncode == 0, other_settings.stderr[-2000:]
+    assert "was trained with num_hiddens=8; using it instead of 16" in other_settings.stdout
+    assert "was trained with pooling='max_mean'; using it instead of 'mean'" in other_settings.stdout
     # The reverse: a checkpoint where an export is expected.
     as_export = tmp_path / "lstm.mindir"
     as_export.write_bytes(trained["checkpoint"].read_bytes())
@@ -537,3 +538,24 @@ def test_pickled_files_in_the_preprocessed_folder_are_not_unpickled(data, traine
     # A traceback, not one line (train.py's np.load: docs/robustness.md, "Broken"), but no payload ran.
     assert result.returncode != 0 and "Object arrays cannot be loaded" in result.stderr
     assert not marker.exists()
+
+
+def test_pickled_weight_file_is_refused_in_one_line(tmp_path):
+    from src import dataset as dataset_module
+
+    # An object array can only be stored as a pickle inside the .npy: it must not be loaded.
+    np.save(tmp_path / "weight.npy", np.array([{"not": "an array"}], dtype=object), allow_pickle=True)
+    with pytest.raises(errors.UserError, match="not a plain numpy array"):
+        dataset_module.load_weight(str(tmp_path))
+
+
+def test_checkpoint_carries_its_model_settings(tmp_path):
+    from src import lstm
+
+    config = config_module.load_config(["--num_hiddens=8", "--pooling=mean", "--num_layers=1"])
+    network = lstm.build_model(config, 30, 8)
+    training.save_checkpoint_atomic(network, str(tmp_path / "m.ckpt"), training.settings_record(config))
+    parameters = training.load_checkpoint_file(str(tmp_path / "m.ckpt"))
+    rebuilt = training.apply_model_settings(config_module.load_config([]), parameters, "m.ckpt")
+    assert (rebuilt.num_hiddens, rebuilt.pooling, rebuilt.num_layers) == (8, "mean", 1)
+    training.load_into(lstm.build_model(rebuilt, 30, 8), parameters, "m.ckpt")
