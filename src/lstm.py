@@ -18,6 +18,24 @@ from src import text
 POOLINGS = ("first_last", "max", "mean", "max_mean")
 
 
+class Dropout(nn.Cell):
+    """Inverted dropout whose masks come from a seeded UniformReal. nn.Dropout's CPU kernel gave
+    different masks for the same seed from one process to the next (seen in the test suite), which
+    broke "same seed, same first-epoch loss"."""
+
+    def __init__(self, p, site):
+        super().__init__()
+        self.keep = 1.0 - p
+        # Seeded from the global seed (ms.set_seed) and the call site, so each site differs.
+        self.uniform = ops.UniformReal(seed=ms.get_seed() or 0, seed2=site + 1)
+
+    def construct(self, x):
+        if not self.training:
+            return x
+        mask = (self.uniform(ops.shape(x)) < self.keep).astype(x.dtype)
+        return x * mask / self.keep
+
+
 class SentimentNet(nn.Cell):
     def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, bidirectional, num_classes,
                  weight=None, pooling="max_mean", dropout=0.0, trainable_embedding=False):
@@ -37,7 +55,10 @@ class SentimentNet(nn.Cell):
         self.backward_layers = nn.CellList(
             [nn.LSTM(size, num_hiddens, 1, batch_first=True) for size in sizes] if bidirectional else [])
         self.reverse = ops.ReverseSequence(seq_dim=1, batch_dim=0)
-        self.dropout = nn.Dropout(p=dropout) if dropout > 0 else nn.Identity()
+        # One dropout cell per call site: sites sharing a cell share its random state, and the
+        # masks then depend on the order the graph happens to run them in.
+        self.dropouts = nn.CellList([Dropout(dropout, site) if dropout > 0 else nn.Identity()
+                                     for site in range(num_layers + 1)])
         features = directions * num_hiddens * (1 if pooling in ("max", "mean") else 2)
         self.decoder = nn.Dense(features, num_classes)
 
@@ -48,7 +69,7 @@ class SentimentNet(nn.Cell):
         valid = ops.logical_or(token_ids != text.PAD_ID, positions == 0)  # [batch, length]
         # int64: ONNX's ReverseSequence only takes int64 lengths.
         lengths = valid.astype(ms.int64).sum(1)
-        x = self.dropout(self.embedding(token_ids))  # [batch, length, embed]
+        x = self.dropouts[0](self.embedding(token_ids))  # [batch, length, embed]
         for layer in range(len(self.forward_layers)):
             forward, _ = self.forward_layers[layer](x)
             if self.bidirectional:
@@ -56,7 +77,7 @@ class SentimentNet(nn.Cell):
                 x = ops.cat((forward, self.reverse(backward, lengths)), 2)
             else:
                 x = forward
-            x = self.dropout(x)  # [batch, length, directions * hidden]
+            x = self.dropouts[layer + 1](x)  # [batch, length, directions * hidden]
         return self.decoder(self._pool(x, valid, lengths))
 
     def _pool(self, outputs, valid, lengths):

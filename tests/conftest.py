@@ -10,6 +10,15 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+# Importing mindspore rewrites os.environ (LD_LIBRARY_PATH to its CPU plugin folder, protobuf's
+# implementation), and the train.py processes that tests start would inherit that and compute
+# differently from a user's shell (first-epoch losses then differ between identical runs).
+# Import it once here and give the environment back, so subprocesses see what a user's would.
+_USER_ENVIRONMENT = dict(os.environ)
+import mindspore  # noqa: E402,F401
+os.environ.clear()
+os.environ.update(_USER_ENVIRONMENT)
+
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant", "moving"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "dull", "waste"]
 NEUTRAL = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "scene", "story"]

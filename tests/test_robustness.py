@@ -165,7 +165,7 @@ def test_second_run_on_the_same_folder_is_refused_and_a_killed_run_leaves_comple
     work, _, inputs = data
     folder = work / "locked"
     arguments = [*inputs, f"--preprocess_path={work / 'preprocess_locked'}", f"--ckpt_path={folder}", *TINY,
-                 "--save_checkpoint_steps=1"]
+                 "--save_checkpoint_steps=1", "--patience=0"]  # the first run must outlive the second
     first = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *arguments, "--num_epochs=100"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
