@@ -25,7 +25,7 @@ def main():
     cached = time.time() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"settings: max_len {config.max_len}, min_freq {config.min_freq}, max_vocab {config.max_vocab}, "
-          f"valid_ratio {config.valid_ratio}, adapt_vectors_epochs {config.adapt_vectors_epochs}, "
+          f"valid_ratio {config.valid_ratio}, "
           f"vectors {meta['settings']['vectors_file']}")
     print(f"reviews {meta['counts']}, vocabulary {meta['vocab_size']}, "
           f"words with a vector {meta['words_with_vector']}")

@@ -13,7 +13,6 @@ import resource
 import sys
 import time
 
-import numpy as np
 import mindspore as ms
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,7 +44,7 @@ def bench(config, steps):
     test = dataset.create_dataset(config.preprocess_path, "test", config.batch_size, training=False,
                                   max_len=config.max_len, bucket_width=config.bucket_width)
     started = time.time()
-    metrics = training.evaluate(network, test)
+    training.evaluate(network, test)
     eval_seconds = time.time() - started
     train_reviews = meta["counts"]["train"] + meta["counts"].get("valid", 0)
     return {"train samples/s": samples / train_seconds, "real tokens/sample": tokens / samples,

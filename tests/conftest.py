@@ -59,6 +59,20 @@ def make_glove(path, dim=8, header=False, words=None, seed=0):
     return path
 
 
+# Options for a model that trains in seconds on the tiny corpus (later --key=value ones override).
+TINY_TRAINING = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
+                 "--optimizer=adam", "--learning_rate=0.01", "--pooling=max_mean"]
+
+
+def make_workspace(root):
+    """A tiny corpus and a GloVe folder holding glove.6B.8d.txt under root: (corpus, glove_dir)."""
+    corpus = make_corpus(str(root))
+    glove_dir = os.path.join(str(root), "glove")
+    os.makedirs(glove_dir)
+    make_glove(os.path.join(glove_dir, "glove.6B.8d.txt"))
+    return corpus, glove_dir
+
+
 @pytest.fixture
 def corpus(tmp_path):
     return make_corpus(str(tmp_path))

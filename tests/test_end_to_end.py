@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, make_corpus, make_glove
+from conftest import ROOT, TINY_TRAINING, make_workspace
 
-TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
-        "--optimizer=adam", "--learning_rate=0.01", "--pooling=max_mean"]
+TINY = TINY_TRAINING
 
 
 def steps_per_epoch(output):
@@ -25,9 +24,7 @@ def run(script, *arguments, cwd):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     work = tmp_path_factory.mktemp("run")
-    corpus = make_corpus(str(work))
-    os.makedirs(work / "glove")
-    make_glove(str(work / "glove" / "glove.6B.8d.txt"))
+    corpus, _ = make_workspace(work)
     result = run("run_train_cpu.sh", corpus, str(work / "glove"), "--num_epochs=2", *TINY, cwd=work)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return work, corpus, result.stdout

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_corpus, make_glove
+from conftest import ROOT, make_workspace
 from src import config as config_module, inference, text
 
 MODEL = ["--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
@@ -49,9 +49,7 @@ def ok(result):
 def work(tmp_path_factory):
     """Trains 3 tiny epochs, exports MINDIR and ONNX with batch BATCH_SIZE, evaluates with eval.py."""
     root = tmp_path_factory.mktemp("deploy")
-    corpus = make_corpus(str(root))
-    os.makedirs(root / "glove")
-    make_glove(str(root / "glove" / "glove.6B.8d.txt"))
+    corpus, _ = make_workspace(root)
     preprocess = root / "preprocess"
     ok(python("train.py", f"--aclimdb_path={corpus}", f"--glove_path={root / 'glove'}", "--embed_size=8",
               f"--preprocess_path={preprocess}", f"--ckpt_path={root / 'ckpt'}", "--num_epochs=3",

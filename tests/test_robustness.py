@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 from easydict import EasyDict
 
-from conftest import ROOT, make_corpus, make_glove
+from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace
 from src import config as config_module, dataset, errors, imdb, lock, training, word_vectors
 
-TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
-        "--optimizer=adam", "--learning_rate=0.01", "--pooling=max_mean"]
+TINY = TINY_TRAINING
 MODEL = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
 
 # Runs train.py (through runpy) after arranging for it to SIGKILL itself at a chosen point, so the
@@ -92,15 +91,13 @@ def checkpoint_names(folder):
 def preprocess_config(data, corpus, preprocess_path):
     return EasyDict(aclimdb_path=corpus, glove_path=str(data[0] / "glove"), embed_size=8,
                     preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                    valid_ratio=0.0, seed=1, adapt_vectors_epochs=0)
+                    valid_ratio=0.0, seed=1)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     work = tmp_path_factory.mktemp("robust")
-    corpus = make_corpus(str(work))
-    os.makedirs(work / "glove")
-    make_glove(str(work / "glove" / "glove.6B.8d.txt"))
+    corpus, _ = make_workspace(work)
     return work, corpus, [f"--aclimdb_path={corpus}", f"--glove_path={work / 'glove'}"]
 
 

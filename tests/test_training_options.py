@@ -8,18 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_corpus, make_glove
+from conftest import ROOT, TINY_TRAINING, make_workspace
 
-TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
-        "--learning_rate=0.01", "--pooling=max_mean"]
+TINY = TINY_TRAINING  # each test picks its optimizer
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     work = tmp_path_factory.mktemp("data")
-    corpus = make_corpus(str(work))
-    os.makedirs(work / "glove")
-    make_glove(str(work / "glove" / "glove.6B.8d.txt"))
+    corpus, _ = make_workspace(work)
     return work, corpus
 
 
