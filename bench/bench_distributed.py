@@ -8,8 +8,9 @@ Preprocesses once (a matching preprocess_path is reused), then for each worker c
 file as the worker: 1 = one plain process, N > 1 = N msrun workers with --distribute=True. Every
 worker trains on its shard as train.py does (same dataset, sharding, model and train step) and
 times `steps` steps after 3 warm-up steps (graph compile). The job's samples/s is all workers'
-samples over the slowest worker's time. --threads=K caps each worker's CPU kernel threads (0:
-MindSpore's default). Other --key=value arguments go to every worker (default_config.yaml).
+samples over the slowest worker's time; "cores busy" is a worker's CPU time over its wall time.
+--threads=K caps each worker's CPU kernel threads (0: MindSpore's default). Other --key=value
+arguments go to every worker (default_config.yaml).
 """
 import json
 import os
@@ -58,11 +59,14 @@ def worker(result_prefix, steps, threads, argv):
     for _ in range(3):  # compile
         features, labels = next(batches)
         train_step(features, labels).asnumpy()
-    samples, started = 0, time.time()
+    samples, started, cpu_started = 0, time.time(), time.process_time()
     for _, (features, labels) in zip(range(steps), batches):
         train_step(features, labels).asnumpy()
         samples += features.shape[0]
-    result = {"rank": rank, "samples": samples, "seconds": time.time() - started}
+    seconds = time.time() - started
+    # CPU time of all the process's threads over wall time: how many cores this rank kept busy.
+    result = {"rank": rank, "samples": samples, "seconds": seconds,
+              "cores": (time.process_time() - cpu_started) / seconds}
     with open(f"{result_prefix}.{rank}.json", "w", encoding="utf-8") as file:
         json.dump(result, file)
 
@@ -120,8 +124,8 @@ def main():
             results = run_job(workers, steps, threads, argv, folder)
             rate = sum(r["samples"] for r in results) / max(r["seconds"] for r in results)
             baseline = baseline or rate
-            per_step = ", ".join(f"rank {r['rank']} {1000 * r['seconds'] / steps:.0f} ms/step"
-                                 for r in results)
+            per_step = ", ".join(f"rank {r['rank']} {1000 * r['seconds'] / steps:.0f} ms/step, "
+                                 f"{r['cores']:.2f} cores busy" for r in results)
             print(f"{workers} worker(s): {rate:.1f} samples/s ({rate / baseline:.2f}x; {per_step})",
                   flush=True)
 
