@@ -6,8 +6,8 @@
     python predict.py --model ckpt_lstm/lstm_best.ckpt --preprocess_path=./preprocess "Great!"
 
 An export (.onnx / .mindir) needs its sidecar <name>.json from export.py (vocabulary, max_len,
-input shape). A checkpoint needs --preprocess_path for the vocabulary, plus the --key=value
-model settings it was trained with (--num_hiddens, --pooling, ...) as for eval.py.
+input shape). A checkpoint needs --preprocess_path for the vocabulary; it carries its own model
+settings (--num_hiddens, --pooling, ...).
 Prints `label<TAB>probability<TAB>review` per review, or one JSON object per line with --json.
 Exports take a fixed [batch_size, max_len] input, so one review costs a whole batch (about 0.6 s
 for 64 x 500 on 2 CPU cores); for one review at a time export with --batch_size=1 (about 10 ms)

@@ -52,12 +52,19 @@ def main():
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
     ms.set_device(config.device_target, distributed.device_id(config))
     ms.set_context(mode=ms.GRAPH_MODE)
+    if config.enable_graph_kernel and config.device_target == "GPU":
+        ms.set_context(enable_graph_kernel=True)  # kernel fusion, as the reference: GPU only
     ms.set_seed(config.seed)
     ds.config.set_seed(config.seed)
     rank, group_size = distributed.setup_distributed(config)
     is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
     if is_writer:
         lock_module.acquire(config.ckpt_path)  # a second run on this folder stops here
+    if not config.resume and is_writer and training.epoch_checkpoints(config.ckpt_path):
+        # Mixing two runs' lstm-<epoch>_<step>.ckpt would make keep_checkpoint_max delete the new
+        # ones and a later --resume continue the old run.
+        raise errors.UserError(f"{config.ckpt_path} holds checkpoints of an earlier run; pass "
+                               "--resume=True to continue it, or another --ckpt_path")
 
     # ---- data
     meta = distributed.prepare_once(config, rank, group_size)
@@ -118,8 +125,13 @@ def main():
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)
+    profiler = ms.Profiler(output_path=os.path.join(config.ckpt_path, "profiler")) \
+        if config.enable_profiling else None
     model.train(config.num_epochs, train_data, callbacks=callbacks, dataset_sink_mode=False,
                 initial_epoch=initial_epoch)
+    if profiler is not None:
+        profiler.analyse()
+        print(f"Profile written to {os.path.join(config.ckpt_path, 'profiler')}")
     print("============== Training Success ==============")
     modelarts.sync_outputs(config)
 

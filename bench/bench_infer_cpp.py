@@ -2,7 +2,7 @@
 the exports reproduce the checkpoint (MINDIR via MindSpore, ONNX via onnxruntime, C++ app).
 
     python bench/bench_infer_cpp.py --ckpt_file=ckpt_lstm/lstm_best.ckpt --preprocess_path=./preprocess \
-        [--max_batches=20] [--work_dir=./bench_infer] [training --key=value settings, --batch_size, --max_len]
+        [--max_batches=20] [--work_dir=./bench_infer] [--batch_size, --max_len]
 
 Runs export.py (MINDIR and ONNX), preprocess.py, build.sh and the app as run_infer_310.sh does,
 on the first max_batches test batches (0: all), then compares logits batch by batch.

@@ -11,7 +11,7 @@
 # (preprocess.log, build.log, infer.log, postprocess.log). Prints the accuracy and the app's latency.
 set -euo pipefail
 
-usage="bash run_infer_310.sh [MINDIR_PATH] [DATASET_PATH] [NEED_PREPROCESS] [DEVICE_TARGET] [DEVICE_ID]"
+usage="bash run_infer_310.sh MODEL_PATH DATASET_PATH NEED_PREPROCESS DEVICE_TARGET [DEVICE_ID]"
 if [ $# -lt 4 ] || [ $# -gt 5 ]; then
     echo "Usage: $usage" >&2
     echo "  e.g. bash run_infer_310.sh ./lstm.onnx ./preprocess y CPU" >&2

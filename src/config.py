@@ -23,6 +23,23 @@ DEFAULT_CONFIG = os.path.join(PROJECT_ROOT, "default_config.yaml")
 _BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
+# Numeric keys whose value must lie in a range: (lowest, highest, whether highest is allowed).
+RANGES = {"valid_ratio": (0.0, 1.0, False), "dropout": (0.0, 1.0, False), "batch_size": (1, None, True),
+          "num_epochs": (1, None, True), "num_layers": (1, None, True), "num_hiddens": (1, None, True),
+          "max_len": (1, None, True), "save_checkpoint_steps": (1, None, True),
+          "keep_checkpoint_max": (1, None, True), "min_freq": (1, None, True), "max_vocab": (0, None, True),
+          "bucket_width": (0, None, True), "crop_len": (0, None, True), "patience": (0, None, True),
+          "learning_rate": (0.0, None, True), "weight_decay": (0.0, None, True), "grad_clip": (0.0, None, True)}
+
+
+def check_range(key, value):
+    lowest, highest, highest_allowed = RANGES[key]
+    too_high = highest is not None and (value > highest or (value == highest and not highest_allowed))
+    if value < lowest or too_high:
+        upper = "" if highest is None else f" and {'at most' if highest_allowed else 'below'} {highest}"
+        raise errors.UserError(f"--{key}={value} is out of range: it must be at least {lowest}{upper}")
+
+
 def read_yaml(path):
     """Returns (values, help strings, choices) from a YAML file of one to three documents."""
     if not os.path.isfile(path):
@@ -146,6 +163,8 @@ def load_config(argv=None, default_path=DEFAULT_CONFIG):
     for key, allowed in choices.items():
         if key in config and config[key] not in allowed:
             raise errors.UserError(f"--{key}={config[key]!r} is not allowed; choose one of {allowed}")
+    for key in RANGES:
+        check_range(key, config[key])
     config["config_path"] = path
     return EasyDict(config)
 

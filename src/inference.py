@@ -193,7 +193,7 @@ def _checkpoint_predictor(model_path, config):
     if not os.path.isfile(os.path.join(config.preprocess_path, dataset.META_FILE)):
         raise errors.UserError(
             f"{model_path} is a checkpoint: pass --preprocess_path=<the folder train.py wrote> for its "
-            "vocabulary (and the training --key=value settings), or predict with an export from export.py")
+            "vocabulary, or predict with an export from export.py")
     meta = dataset.load_meta(config.preprocess_path)
     if meta["settings"]["tokenizer_version"] != text.TOKENIZER_VERSION:
         raise errors.UserError(f"{config.preprocess_path} was built with another tokenizer version; "
@@ -207,7 +207,8 @@ def _checkpoint_predictor(model_path, config):
     network.set_train(False)
     network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all shapes
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
-    return Predictor(vocabulary, config.max_len, config.batch_size,
+    # Reviews are cut where preprocessing cut them for training and evaluation.
+    return Predictor(vocabulary, meta["settings"]["max_len"], config.batch_size,
                      lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
 
 

@@ -221,7 +221,8 @@ class EpochLogger(Callback):
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()
         seconds = time.time() - self.started
-        step = min(params.cur_step_num, len(self.learning_rates)) - 1
+        # Model.train counts cur_step_num from 0 again after initial_epoch (--resume).
+        step = min(params.cur_epoch_num * params.batch_num, len(self.learning_rates)) - 1
         row = {"epoch": params.cur_epoch_num, "loss": float(np.mean(self.losses)),
                "seconds": round(seconds, 2), "samples_per_second": round(self.samples / seconds, 1),
                "lr": float(self.learning_rates[max(step, 0)])}
@@ -315,8 +316,13 @@ class CheckpointAndValidate(Callback):
 
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()
-        epoch, step = params.cur_epoch_num, params.cur_step_num
+        # Model.train counts cur_step_num from 0 again after initial_epoch (--resume).
+        epoch, step = params.cur_epoch_num, params.cur_epoch_num * params.batch_num
         values = {}
+        if self.valid_data is None and self.write:
+            # Without a validation split (valid_ratio 0) the latest epoch is the one to use.
+            save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
+                                   {"epoch_num": epoch, **self.settings})
         if self.valid_data is not None:
             metrics = evaluate(self.network, self.valid_data)
             values["valid_acc"] = metrics["acc"]

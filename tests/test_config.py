@@ -73,3 +73,10 @@ def test_standalone_file_keeps_defaults_for_keys_it_leaves_out(tmp_path):
     path.write_text("num_epochs: 4\n")
     config = config_module.load_config([f"--config_path={path}"])
     assert config.num_epochs == 4 and config.num_hiddens == 100
+
+
+@pytest.mark.parametrize("argument", ["--valid_ratio=1", "--valid_ratio=-0.1", "--save_checkpoint_steps=0",
+                                      "--num_layers=0", "--batch_size=0", "--dropout=1.0"])
+def test_values_out_of_range_are_one_line_errors(argument):
+    with pytest.raises(errors.UserError, match="out of range"):
+        config_module.load_config([argument])

@@ -70,3 +70,10 @@ def test_scripts_print_usage_on_wrong_arguments(tmp_path):
     for script in ("run_train_cpu.sh", "run_eval_cpu.sh", "run_train_gpu.sh", "run_eval_ascend.sh"):
         result = run(script, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.startswith("Usage: bash " + script)
+
+
+def test_a_new_run_refuses_a_folder_with_an_earlier_runs_checkpoints(trained):
+    work, corpus, _ = trained
+    result = run("run_train_cpu.sh", corpus, str(work / "glove"), "--num_epochs=1", *TINY, cwd=work)
+    assert result.returncode == 2
+    assert "holds checkpoints of an earlier run; pass --resume=True" in result.stdout

@@ -209,7 +209,7 @@ def test_run_infer_310_names_the_failing_step_and_its_log(work, infer_run):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ([], "Usage: bash run_infer_310.sh [MINDIR_PATH] [DATASET_PATH] [NEED_PREPROCESS] [DEVICE_TARGET]"),
+    ([], "Usage: bash run_infer_310.sh MODEL_PATH DATASET_PATH NEED_PREPROCESS DEVICE_TARGET"),
     (["MODEL", "DATA", "maybe", "CPU"], "error: NEED_PREPROCESS must be y or n"),
     (["MODEL", "DATA", "y", "TPU"], "error: DEVICE_TARGET must be CPU, GPU or Ascend"),
     (["LONE_MINDIR", "DATA", "y", "CPU"], "error: on CPU the inference app runs ONNX models"),

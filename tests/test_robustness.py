@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 
 import numpy as np
@@ -52,8 +53,13 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """.format(root=ROOT, train=os.path.join(ROOT, "train.py"))
 
 
+# Entry points run outside the checkout, so default outputs (eval_metrics.json, ./ckpt_lstm) never
+# land in it.
+RUN_DIRECTORY = tempfile.mkdtemp(prefix="robustness-cwd-")
+
+
 def python(script, *arguments, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments],
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=RUN_DIRECTORY,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -74,3 +74,10 @@ def test_embedding_frozen_for_the_first_epochs(data):
     train(work, corpus, "thaw", "--num_epochs=1", "--optimizer=adam", "--trainable_embedding=True")
     thawed = ms.load_checkpoint(str(work / "thaw" / "ckpt" / "lstm_best.ckpt"))
     assert not np.array_equal(thawed["embedding.embedding_table"].asnumpy(), initial)
+
+
+def test_without_validation_the_last_epoch_is_the_one_to_use(data):
+    work, corpus = data
+    output, history = train(work, corpus, "novalid", "--num_epochs=2", "--optimizer=adam", "--valid_ratio=0")
+    assert "valid acc" not in output and [row["epoch"] for row in history] == [1, 2]
+    assert (work / "novalid" / "ckpt" / "lstm_best.ckpt").is_file()
