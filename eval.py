@@ -10,13 +10,13 @@ import os
 
 import mindspore as ms
 
-from src import config as config_module, dataset, errors, lstm, training
+from src import config as config_module, dataset, distributed, errors, lstm, training
 
 
 def main():
     config = config_module.load_config()
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    ms.set_device(config.device_target, distributed.device_id(config))
     ms.set_context(mode=ms.GRAPH_MODE)
 
     # The checkpoint's embedding rows follow the vocabulary of the preprocessed folder; ids are

@@ -15,7 +15,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src import config as config_module, dataset, errors, inference, lstm, text, training
+from src import config as config_module, dataset, distributed, errors, inference, lstm, text, training
 
 PARITY_TOLERANCE = 1e-4  # max abs logit difference accepted between export and checkpoint
 
@@ -79,7 +79,7 @@ def main():
         raise errors.UserError("AIR export needs the Ascend backend (--device_target=Ascend on an Ascend "
                                "machine); use --file_format=MINDIR or ONNX here")
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+    ms.set_device(config.device_target, distributed.device_id(config))
     ms.set_context(mode=ms.GRAPH_MODE)
 
     meta = dataset.load_meta(config.preprocess_path)

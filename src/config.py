@@ -48,8 +48,7 @@ def read_yaml(path):
         with open(path, encoding="utf-8") as file:
             documents = [document or {} for document in yaml.safe_load_all(file)]
     except yaml.YAMLError as error:
-        first_line = str(error).splitlines()[0]
-        raise errors.UserError(f"config file {path} is not valid YAML: {first_line}") from None
+        raise errors.UserError(f"config file {path} is not valid YAML: {errors.first_line(error)}") from None
     if not 1 <= len(documents) <= 3 or not all(isinstance(d, dict) for d in documents):
         raise errors.UserError(
             f"config file {path} must hold 1 to 3 YAML mappings (values, help, choices), "

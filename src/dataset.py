@@ -165,7 +165,7 @@ def _build(config, settings, folder):
                      "feature": np.asarray(vocabulary.encode(tokens[source][i], config.max_len), np.int32)}
                     for i in indices)
             counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
-    lengths = [min(len(t), config.max_len) for t in tokens["train"]]
+    lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
     meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
             "words_with_vector": found, "counts": counts,
             "undecodable_files": stats.undecodable_files, "empty_reviews": stats.empty_files,

@@ -11,6 +11,12 @@ class UserError(Exception):
     """An input problem the user can fix; the message names the file or key and what to do."""
 
 
+def first_line(error):
+    """The first line of an exception's message (library errors often carry a C++ stack below)."""
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__
+
+
 def run_main(main_function, *args, **kwargs):
     try:
         return main_function(*args, **kwargs)

@@ -1,6 +1,7 @@
 """Reading the IMDB Large Movie Review Dataset (aclImdb_v1) from its folder or its .tar.gz file.
 
-Layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (+ train/unsup for unlabelled reviews).
+Layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (train/unsup, the unlabelled reviews,
+is not read).
 Files are read in sorted order so every run sees the reviews in the same order.
 """
 import os
@@ -8,7 +9,7 @@ import tarfile
 
 from src import errors
 
-LABELS = {"neg": 0, "pos": 1}
+LABELS_BY_FOLDER = (("pos", 1), ("neg", 0))
 
 
 class Review:
@@ -43,7 +44,7 @@ def _folder_root(path):
 
 
 def read_reviews(aclimdb_path, splits=("train", "test"), stats=None):
-    """Returns {split: [Review]} for 'train'/'test' (pos and neg) and 'unsup' (label -1)."""
+    """Returns {split: [Review]} for 'train' and/or 'test', pos reviews first, each sorted by name."""
     stats = stats or ReadStats()
     if not aclimdb_path or not os.path.exists(aclimdb_path):
         raise errors.UserError(
@@ -54,13 +55,9 @@ def read_reviews(aclimdb_path, splits=("train", "test"), stats=None):
     else:
         reviews = _read_folder(aclimdb_path, splits, stats)
     for split in splits:
-        if split != "unsup" and not reviews[split]:
+        if not reviews[split]:
             raise errors.UserError(f"{aclimdb_path} has no reviews in {split}/pos or {split}/neg")
     return reviews
-
-
-def _class_folders(split):
-    return [("unsup", -1)] if split == "unsup" else [("pos", 1), ("neg", 0)]
 
 
 def _read_folder(path, splits, stats):
@@ -71,15 +68,10 @@ def _read_folder(path, splits, stats):
     reviews = {}
     for split in splits:
         reviews[split] = []
-        for folder, label in _class_folders(split):
+        for folder, label in LABELS_BY_FOLDER:
             directory = os.path.join(root, split, folder)
             if not os.path.isdir(directory):
-                if split == "unsup":
-                    directory = os.path.join(root, "train", "unsup")
-                    if not os.path.isdir(directory):
-                        continue
-                else:
-                    raise errors.UserError(f"{path} is missing the folder {split}/{folder}")
+                raise errors.UserError(f"{path} is missing the folder {split}/{folder}")
             for name in sorted(os.listdir(directory)):
                 if name.endswith(".txt"):
                     with open(os.path.join(directory, name), "rb") as file:
@@ -91,9 +83,8 @@ def _read_folder(path, splits, stats):
 def _read_tar(path, splits, stats):
     wanted = {}
     for split in splits:
-        for folder, label in _class_folders(split):
-            source = ("train", "unsup") if split == "unsup" else (split, folder)
-            wanted[source] = (split, folder, label)
+        for folder, label in LABELS_BY_FOLDER:
+            wanted[(split, folder)] = (split, folder, label)
     reviews = {split: [] for split in splits}
     try:
         with tarfile.open(path, "r:*") as archive:

@@ -10,7 +10,6 @@ the wrong vocabulary or shape.
 MindSpore and onnxruntime are imported only by the backend that needs them: predicting with an
 ONNX file never pays MindSpore's import time.
 """
-import hashlib
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ import time
 
 import numpy as np
 
-from src import errors, text
+from src import download, errors, text
 
 LABELS = ("negative", "positive")  # index = label id (src/imdb.py: neg 0, pos 1)
 INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"
@@ -60,13 +59,6 @@ def read_review_lines(path):
     return [line for line in content.splitlines() if line.strip()]
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def sidecar_path(model_path):
     return os.path.splitext(model_path)[0] + ".json"
@@ -85,7 +77,7 @@ def write_sidecar(model_path, description):
                 previous = {}
         if {k: v for k, v in previous.items() if k != "files"} == description:
             files = previous.get("files", {})
-    files[os.path.basename(model_path)] = file_sha256(model_path)
+    files[os.path.basename(model_path)] = download.file_sha256(model_path)
     with open(path + ".tmp", "w", encoding="utf-8") as file:
         json.dump({**description, "files": files}, file, indent=1, ensure_ascii=False)
     os.replace(path + ".tmp", path)
@@ -104,7 +96,7 @@ def read_sidecar(model_path):
         raise errors.UserError(f"{path} is not valid JSON ({error})") from None
     if sidecar.get("sidecar_version") != SIDECAR_VERSION or "vocabulary" not in sidecar:
         raise errors.UserError(f"{path} is not an export description written by this suite's export.py")
-    if sidecar.get("files", {}).get(os.path.basename(model_path)) != file_sha256(model_path):
+    if sidecar.get("files", {}).get(os.path.basename(model_path)) != download.file_sha256(model_path):
         raise errors.UserError(f"{path} was written for another export than {model_path} "
                                "(re-export both with export.py)")
     if sidecar["tokenizer_version"] != text.TOKENIZER_VERSION:
@@ -169,7 +161,7 @@ def _onnx_runner(model_path, sidecar, config):
     try:
         session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types per failure
-        raise errors.UserError(f"onnxruntime cannot load {model_path}: {_first_line(error)}") from None
+        raise errors.UserError(f"onnxruntime cannot load {model_path}: {errors.first_line(error)}") from None
     input_name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {input_name: batch})[0]
 
@@ -182,7 +174,7 @@ def _mindir_runner(model_path, sidecar, config):
     try:
         graph = nn.GraphCell(ms.load(model_path))
     except (RuntimeError, ValueError) as error:
-        raise errors.UserError(f"MindSpore cannot load {model_path}: {_first_line(error)}") from None
+        raise errors.UserError(f"MindSpore cannot load {model_path}: {errors.first_line(error)}") from None
     return lambda batch: graph(ms.Tensor(batch)).asnumpy()
 
 
@@ -212,16 +204,13 @@ def _checkpoint_predictor(model_path, config):
                      lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
 
 
-def _first_line(error):
-    message = str(error).strip()
-    return message.splitlines()[0] if message else type(error).__name__
-
 
 def _set_mindspore_context(config):
     import mindspore as ms
+    from src import distributed
 
     try:
-        ms.set_device(config.device_target, config.device_id if config.device_target != "CPU" else None)
+        ms.set_device(config.device_target, distributed.device_id(config))
     except RuntimeError:
         # The runtime of this process already ran kernels (a second predictor, or a test
         # process): the device can no longer change, and the one in use is kept.

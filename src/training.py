@@ -119,7 +119,7 @@ def load_checkpoint_file(path):
     try:
         return ms.load_checkpoint(path, crc_check=True)
     except (ValueError, RuntimeError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = errors.first_line(error)
         if "parameter dict is empty" in first_line:  # e.g. an .onnx file renamed to .ckpt
             first_line = "it holds no parameters"
         # MindSpore words a failed CRC or parse as "Failed to read ... May not have permission".
@@ -242,8 +242,12 @@ class History:
         self.rows = []
         path = os.path.join(directory, HISTORY_FILE)
         if resume and os.path.isfile(path):
-            with open(path, encoding="utf-8") as file:
-                self.rows = json.load(file)
+            try:
+                with open(path, encoding="utf-8") as file:
+                    self.rows = json.load(file)
+            except (ValueError, UnicodeDecodeError):
+                raise errors.UserError(f"{path} is damaged; delete it to resume without the earlier "
+                                       "history") from None
 
     def add(self, row):
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]

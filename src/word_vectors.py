@@ -123,7 +123,7 @@ def load_vectors(path):
     except (ValueError, EOFError, UnicodeDecodeError, OSError) as error:
         line, problem = _first_bad_line(path, has_header)
         where = f" line {line}" if line else ""
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = errors.first_line(error)
         raise errors.UserError(f"word vector file {path}{where}: {problem} ({detail})") from None
     line, problem = _shape_problem(path, has_header, vectors.vector_size)
     if problem:
