@@ -30,8 +30,8 @@ def find_vectors_file(glove_path, embed_size):
     raise errors.UserError(f"{glove_path} has no {expected}{hint}")
 
 
-def _open_text(path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
+def _open_binary(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def _first_line(path):
@@ -39,9 +39,8 @@ def _first_line(path):
     if zipfile.is_zipfile(path):
         raise errors.UserError(f"word vector file {path} is a zip archive; unpack it (unzip glove.6B.zip) "
                                "and pass the folder or one of its .txt files")
-    opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rb") as file:
+        with _open_binary(path) as file:
             line = file.readline().decode("utf-8")
     except (UnicodeDecodeError, EOFError, OSError):
         raise errors.UserError(f"word vector file {path} is not a text (or .txt.gz) file of word vectors; "
@@ -58,8 +57,7 @@ def _has_header(path):
 
 def _lines(path):
     """(line number, text) of every line; the text is None where the line is not UTF-8."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as file:
+    with _open_binary(path) as file:
         for number, raw in enumerate(file, start=1):
             try:
                 yield number, raw.decode("utf-8")
@@ -97,8 +95,7 @@ def _shape_problem(path, has_header, dimension):
     """(line, problem) for what gensim lets through: a line with one value (numpy broadcasts it
     over the whole vector) and, after a header, lines beyond the count it announces (ignored).
     A pass over the bytes: far cheaper than the parsing gensim has just done."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as file:
+    with _open_binary(path) as file:
         announced = int(file.readline().split()[0]) if has_header else None
         if not has_header:
             file.seek(0)
