@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, make_workspace
-from src import config as config_module, inference, text
+from src import config as config_module, download, inference, text
 
 MODEL = ["--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
 BATCH_SIZE = 7  # 24 test reviews -> 3 full batches and one of 3: the partial-batch path is exercised
@@ -97,8 +97,8 @@ def test_export_writes_sidecar_with_vocabulary_and_shape(work):
     hyperparameters = sidecar["hyperparameters"]
     assert hyperparameters["num_hiddens"] == 8 and hyperparameters["pooling"] == "max_mean"
     # Both exports share the sidecar; each is pinned by its hash.
-    assert sidecar["files"] == {"lstm.mindir": inference.file_sha256(work["mindir"]),
-                                "lstm.onnx": inference.file_sha256(work["onnx"])}
+    assert sidecar["files"] == {"lstm.mindir": download.file_sha256(work["mindir"]),
+                                "lstm.onnx": download.file_sha256(work["onnx"])}
     assert all("reproduces the checkpoint's logits" in output for output in work["export_output"].values())
 
 
