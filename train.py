@@ -28,6 +28,15 @@ def learning_rates(config, steps_per_epoch):
                               config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
+def build_train_data(config, meta, rank=0, group_size=1):
+    """This rank's shard of the training reviews, batched; every rank gets the same step count."""
+    shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
+    data = dataset.create_dataset(
+        config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
+        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed, **shard)
+    return distributed.equal_steps(data, meta["counts"]["train"], config.batch_size, group_size)
+
+
 def build_train_step(config, network, steps_per_epoch):
     """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
@@ -69,12 +78,7 @@ def main():
     # ---- data
     meta = distributed.prepare_once(config, rank, group_size)
     weight = dataset.load_weight(config.preprocess_path)
-    shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
-    train_data = dataset.create_dataset(
-        config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
-        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed, **shard)
-    train_data = distributed.equal_steps(train_data, meta["counts"]["train"], config.batch_size,
-                                         group_size)
+    train_data = build_train_data(config, meta, rank, group_size)
     valid_data = None
     if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
         valid_data = dataset.create_dataset(config.preprocess_path, "valid", config.batch_size,

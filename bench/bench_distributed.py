@@ -30,7 +30,6 @@ BENCH_OPTIONS = {"--workers": "1,2", "--steps": "60", "--threads": "0"}
 
 def worker(result_prefix, steps, threads, argv):
     """One rank: the training pipeline of train.py, timed over `steps` steps."""
-    import numpy as np
     import mindspore as ms
     import mindspore.dataset as ds
 
@@ -46,12 +45,8 @@ def worker(result_prefix, steps, threads, argv):
     ds.config.set_seed(config.seed)
     rank, group_size = distributed.setup_distributed(config)
     meta = dataset.load_meta(config.preprocess_path)
-    weight = np.load(os.path.join(config.preprocess_path, dataset.WEIGHT_FILE))
-    shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
-    data = dataset.create_dataset(config.preprocess_path, "train", config.batch_size, training=True,
-                                  max_len=config.max_len, bucket_width=config.bucket_width,
-                                  crop_len=config.crop_len, seed=config.seed, **shard)
-    data = distributed.equal_steps(data, meta["counts"]["train"], config.batch_size, group_size)
+    weight = dataset.load_weight(config.preprocess_path)
+    data = train.build_train_data(config, meta, rank, group_size)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     train_step, _ = train.build_train_step(config, network, data.get_dataset_size())
     train_step.set_train()

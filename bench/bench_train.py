@@ -25,9 +25,7 @@ RECIPES = {"reference": "config_reference.yaml", "default": "default_config.yaml
 def bench(config, steps):
     meta = dataset.prepare(config)
     weight = dataset.load_weight(config.preprocess_path)
-    data = dataset.create_dataset(config.preprocess_path, "train", config.batch_size, training=True,
-                                  max_len=config.max_len, bucket_width=config.bucket_width,
-                                  crop_len=config.crop_len, seed=config.seed)
+    data = train.build_train_data(config, meta)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     train_step, _ = train.build_train_step(config, network, data.get_dataset_size())
     train_step.set_train()
