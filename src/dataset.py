@@ -209,6 +209,13 @@ def bucket_boundaries(max_len, bucket_width):
     return list(range(bucket_width, max_len, bucket_width)) + [max_len + 1]
 
 
+def training_buckets(max_len, bucket_width, crop_len=0):
+    """How many length buckets the training batches fall into (1 without buckets)."""
+    if bucket_width <= 0:
+        return 1
+    return len(bucket_boundaries(min(max_len, crop_len or max_len), bucket_width))
+
+
 class RandomWindow:
     """Cuts a random window of `length` tokens out of longer reviews (training only): each epoch
     sees a different part of every long review, and the LSTM runs over `length` steps at most."""
@@ -231,7 +238,8 @@ def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket
     bucket_width > 0: reviews of similar length are batched together and padded only to the
     longest one in the batch, so the LSTM does little work on padding. bucket_width == 0: every
     review is padded to max_len (the reference recipe). crop_len > 0 (training): random windows
-    of crop_len tokens instead of whole reviews."""
+    of crop_len tokens instead of whole reviews. Training batches with buckets are full and padded
+    to their bucket's upper length (a fixed set of shapes)."""
     import mindspore.dataset as ds
 
     first_file = mindrecord_path(preprocess_path, split) + "0"
@@ -246,8 +254,13 @@ def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket
         max_len = min(max_len, crop_len)
     if bucket_width > 0:
         boundaries = bucket_boundaries(max_len, bucket_width)
+        # Training batches get one of a few fixed shapes (each bucket's upper length, full
+        # batches only: each bucket's part-filled last batch is dropped, a different one every
+        # epoch as the order is shuffled). GRAPH_MODE compiles each shape once into a static
+        # graph; a dynamic-shape graph ran the same training step 1.9x slower here.
         return data.bucket_batch_by_length(
             ["feature"], boundaries, [batch_size] * (len(boundaries) + 1),
-            pad_info={"feature": (None, text.PAD_ID)}, drop_remainder=drop_remainder)
+            pad_info={"feature": (None, text.PAD_ID)}, pad_to_bucket_boundary=training,
+            drop_remainder=drop_remainder or training)
     return data.padded_batch(batch_size, drop_remainder=drop_remainder,
                              pad_info={"feature": ([max_len], text.PAD_ID)})

@@ -93,17 +93,26 @@ def _sum_over_ranks(value):
     return int(round(float(ops.AllReduce()(ms.Tensor(np.array([value], np.float32))).asnumpy()[0])))
 
 
-def equal_steps(data, train_count, batch_size, group_size):
+def equal_steps(data, train_count, batch_size, group_size, buckets=1):
     """Cuts every rank's epoch to the same number of steps, so no rank waits in a gradient
     AllReduce that the others never reach.
 
-    MindDataset gives each of the group_size shards ceil(train_count / group_size) reviews. Length
-    buckets make the number of batches depend on which reviews a shard holds (and change every
-    epoch), but with drop_remainder=False it is never below ceil(reviews / batch_size): that many
-    steps run everywhere. What is cut are the part-filled batches each bucket flushes at the end
-    of the epoch (fewer than one per bucket); without buckets nothing is cut."""
+    MindDataset gives each of the group_size shards ceil(train_count / group_size) reviews. With
+    length buckets (training drops each bucket's part-filled last batch) the number of batches
+    depends on which reviews a shard holds and changes every epoch, but each bucket leaves out
+    fewer than batch_size reviews, so a shard always yields at least
+    (reviews - buckets * (batch_size - 1)) / batch_size full batches: that many steps run
+    everywhere. Without buckets (buckets=1, remainder kept) that is every batch."""
     if group_size == 1:
         return data
     per_rank = -(-train_count // group_size)
-    steps = -(-per_rank // batch_size)
+    if buckets > 1:
+        steps = (per_rank - buckets * (batch_size - 1)) // batch_size
+        if steps < 1:
+            raise errors.UserError(
+                f"{per_rank} training reviews per rank are too few for full batches of "
+                f"{batch_size} in {buckets} length buckets; lower batch_size or use fewer workers "
+                "or a larger bucket_width")
+    else:
+        steps = -(-per_rank // batch_size)
     return data.take(steps)

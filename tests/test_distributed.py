@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, make_corpus, make_glove
 from src import config as config_module, dataset, distributed, errors, modelarts
 
-TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=8",
+TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=20",
         "--optimizer=adam", "--learning_rate=0.02", "--pooling=max_mean", "--patience=0"]
 
 # Rank 1 writes no files by design, so each worker dumps its final parameters from a hook that
@@ -113,17 +113,26 @@ def preprocessed(tmp_path_factory):
 
 
 @pytest.mark.parametrize("group_size", [2, 3, 5])
-@pytest.mark.parametrize("bucket_width", [0, 8])
+@pytest.mark.parametrize("bucket_width", [0, 20])
 def test_every_shard_runs_the_same_number_of_steps(preprocessed, group_size, bucket_width):
     config, meta = preprocessed
     counts = set()
     for rank in range(group_size):
-        data = dataset.create_dataset(config.preprocess_path, "train", 8, training=True, max_len=40,
+        data = dataset.create_dataset(config.preprocess_path, "train", 4, training=True, max_len=40,
                                       bucket_width=bucket_width, num_shards=group_size, shard_id=rank)
-        data = distributed.equal_steps(data, meta["counts"]["train"], 8, group_size)
+        data = distributed.equal_steps(data, meta["counts"]["train"], 4, group_size,
+                                       dataset.training_buckets(40, bucket_width))
         batches = data.create_tuple_iterator(num_epochs=3, output_numpy=True)
         counts |= {sum(1 for _ in batches) for _ in range(3)} | {data.get_dataset_size()}
-    assert len(counts) == 1
+    assert len(counts) == 1 and counts != {0}
+
+
+def test_too_few_reviews_per_rank_for_full_batches_is_one_line(preprocessed):
+    config, meta = preprocessed
+    data = dataset.create_dataset(config.preprocess_path, "train", 8, training=True, max_len=40,
+                                  bucket_width=8, num_shards=5, shard_id=0)
+    with pytest.raises(errors.UserError, match="batch_size"):
+        distributed.equal_steps(data, meta["counts"]["train"], 8, 5, dataset.training_buckets(40, 8))
 
 
 # ---- the preprocessing handshake (the collective is replaced by a list of answers)
