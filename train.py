@@ -15,7 +15,7 @@ from mindspore import nn
 from mindspore.train import Model
 
 from src import config as config_module, dataset, errors, lr_schedule, lstm, training
-from src import distributed, modelarts
+from src import distributed, modelarts, pretrain
 from src import lock as lock_module
 
 
@@ -71,7 +71,9 @@ def main():
     is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
     if is_writer:
         lock_module.acquire(config.ckpt_path)  # a second run on this folder stops here
-    if not config.resume and is_writer and training.epoch_checkpoints(config.ckpt_path):
+    lm_checkpoint = os.path.join(config.ckpt_path, pretrain.LM_CHECKPOINT)
+    earlier_run = training.epoch_checkpoints(config.ckpt_path) or os.path.isfile(lm_checkpoint)
+    if not config.resume and is_writer and earlier_run:
         # Mixing two runs' lstm-<epoch>_<step>.ckpt would make keep_checkpoint_max delete the new
         # ones and a later --resume continue the old run.
         raise errors.UserError(f"{config.ckpt_path} holds checkpoints of an earlier run; pass "
@@ -99,10 +101,10 @@ def main():
     # ---- resume
     os.makedirs(config.ckpt_path, exist_ok=True)
     initial_epoch = 0
-    if config.resume:
-        checkpoints = training.epoch_checkpoints(config.ckpt_path)
-        if not checkpoints:
-            raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
+    checkpoints = training.epoch_checkpoints(config.ckpt_path) if config.resume else []
+    if config.resume and not checkpoints and not os.path.isfile(lm_checkpoint):
+        raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
+    if checkpoints:  # without any, the run stopped in pre-training, which continues
         parameters = training.load_checkpoint_file(checkpoints[-1])
         if "epoch_num" not in parameters:
             raise errors.UserError(f"--resume: {checkpoints[-1]} was not written by train.py (it has "
@@ -119,6 +121,13 @@ def main():
         if initial_epoch >= config.num_epochs:
             raise errors.UserError(f"{checkpoints[-1]} already finished {initial_epoch} epochs; "
                                    "raise --num_epochs to train further")
+
+    # ---- language-model pre-training (skipped when resuming a run already past it)
+    if config.pretrain_epochs > 0 and initial_epoch == 0:
+        if config.pre_trained:
+            print(f"note: pretrain_epochs={config.pretrain_epochs} ignored: starting from {config.pre_trained}")
+        else:
+            pretrain.pretrain(config, network, rank, group_size)
 
     # ---- train
     history = training.History(config.ckpt_path, resume=config.resume, write=is_writer)

@@ -4,6 +4,8 @@ Preprocessing writes into <preprocess_path>:
     aclImdb_{train,valid,test}.mindrecord0..3 (+ .db)  rows {id, label, feature, length}
     vocab.txt      one token per line, line number = id (0 <pad>, 1 <unk>)
     weight.npy     the embedding matrix, float32 [vocab size, dim] (np.load, no pickle)
+    lm_tokens.npy  with pretrain_epochs > 0: token ids of the training reviews and the unlabelled
+                   ones (train/unsup), one int32 stream, for language-model pre-training
     meta.json      the settings it was built from and what it found; written last
 The rows are token ids truncated to max_len but not padded: the reader pads each batch only to
 its longest review (length buckets), or to max_len for the reference recipe.
@@ -11,6 +13,7 @@ Everything is written to a temporary folder that is renamed into place when comp
 interrupted run never leaves a folder that looks finished.
 """
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -27,6 +30,7 @@ SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
 SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
           "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
 META_FILE, VOCAB_FILE, WEIGHT_FILE = "meta.json", "vocab.txt", "weight.npy"
+LM_FILE = "lm_tokens.npy"
 
 
 def mindrecord_path(preprocess_path, split):
@@ -41,7 +45,8 @@ def settings_of(config):
             "vectors_file": os.path.abspath(vectors_file),
             "vectors_file_size": os.path.getsize(vectors_file),
             "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
-            "valid_ratio": config.valid_ratio, "seed": config.seed}
+            "valid_ratio": config.valid_ratio, "seed": config.seed,
+            "lm_text": config.pretrain_epochs > 0}
 
 
 def load_meta(preprocess_path):
@@ -165,9 +170,13 @@ def _build(config, settings, folder):
                      "feature": np.asarray(vocabulary.encode(tokens[source][i], config.max_len), np.int32)}
                     for i in indices)
             counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
+    lm_tokens = 0
+    if settings["lm_text"]:
+        lm_tokens = _write_lm_text(config, vocabulary, [tokens["train"][i] for i in train_ids],
+                                   stats, folder)
     lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
     meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
-            "words_with_vector": found, "counts": counts,
+            "words_with_vector": found, "counts": counts, "lm_tokens": lm_tokens,
             "undecodable_files": stats.undecodable_files, "empty_reviews": stats.empty_files,
             "mean_train_length": float(np.mean(lengths)), "seconds": round(time.time() - started, 1)}
     if stats.undecodable_files:
@@ -176,6 +185,28 @@ def _build(config, settings, folder):
         json.dump(meta, file, indent=2)
     print(f"Preprocessed {counts} reviews in {meta['seconds']} s; vocabulary {len(vocabulary)} words")
     return meta
+
+
+def _write_lm_text(config, vocabulary, train_tokens, stats, folder):
+    """The training reviews (not validation or test) and the unlabelled ones as one stream of
+    token ids, untruncated, for language-model pre-training; returns its length."""
+    unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
+    unlabelled = (text.tokenize(review.text) for review in
+                  tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2))
+    stream = np.fromiter((token_id for tokens in itertools.chain(train_tokens, unlabelled)
+                          for token_id in vocabulary.encode(tokens, None)), np.int32)
+    np.save(os.path.join(folder, LM_FILE), stream)
+    return len(stream)
+
+
+def load_lm_text(preprocess_path):
+    """The token stream _write_lm_text saved (never unpickled)."""
+    path = os.path.join(preprocess_path, LM_FILE)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise errors.UserError(f"{path} is missing or not a plain numpy array ({error}); rebuild "
+                               "it with --preprocess=True") from None
 
 
 def write_mindrecord(path, rows, count, description):

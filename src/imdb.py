@@ -1,7 +1,7 @@
 """Reading the IMDB Large Movie Review Dataset (aclImdb_v1) from its folder or its .tar.gz file.
 
-Layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (train/unsup, the unlabelled reviews,
-is not read).
+Layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, and aclImdb/train/unsup/<id>_0.txt
+(the 50,000 unlabelled reviews: split "unsup", label -1, read only for language-model pre-training).
 Files are read in sorted order so every run sees the reviews in the same order.
 """
 import os
@@ -10,6 +10,14 @@ import tarfile
 from src import errors
 
 LABELS_BY_FOLDER = (("pos", 1), ("neg", 0))
+UNLABELLED = -1
+
+
+def _folders(split):
+    """(parent folder, folder, label) of each folder a split is read from."""
+    if split == "unsup":
+        return [("train", "unsup", UNLABELLED)]
+    return [(split, folder, label) for folder, label in LABELS_BY_FOLDER]
 
 
 class Review:
@@ -44,7 +52,8 @@ def _folder_root(path):
 
 
 def read_reviews(aclimdb_path, splits=("train", "test"), stats=None):
-    """Returns {split: [Review]} for 'train' and/or 'test', pos reviews first, each sorted by name."""
+    """Returns {split: [Review]} for 'train', 'test' and/or 'unsup', pos reviews first, each sorted
+    by name."""
     stats = stats or ReadStats()
     if not aclimdb_path or not os.path.exists(aclimdb_path):
         raise errors.UserError(
@@ -56,7 +65,8 @@ def read_reviews(aclimdb_path, splits=("train", "test"), stats=None):
         reviews = _read_folder(aclimdb_path, splits, stats)
     for split in splits:
         if not reviews[split]:
-            raise errors.UserError(f"{aclimdb_path} has no reviews in {split}/pos or {split}/neg")
+            folders = " or ".join(f"{parent}/{folder}" for parent, folder, _ in _folders(split))
+            raise errors.UserError(f"{aclimdb_path} has no reviews in {folders}")
     return reviews
 
 
@@ -68,23 +78,23 @@ def _read_folder(path, splits, stats):
     reviews = {}
     for split in splits:
         reviews[split] = []
-        for folder, label in LABELS_BY_FOLDER:
-            directory = os.path.join(root, split, folder)
+        for parent, folder, label in _folders(split):
+            directory = os.path.join(root, parent, folder)
             if not os.path.isdir(directory):
-                raise errors.UserError(f"{path} is missing the folder {split}/{folder}")
+                raise errors.UserError(f"{path} is missing the folder {parent}/{folder}")
             for name in sorted(os.listdir(directory)):
                 if name.endswith(".txt"):
                     with open(os.path.join(directory, name), "rb") as file:
                         text = stats.decode(file.read())
-                    reviews[split].append(Review(f"{split}/{folder}/{name}", label, text))
+                    reviews[split].append(Review(f"{parent}/{folder}/{name}", label, text))
     return reviews
 
 
 def _read_tar(path, splits, stats):
     wanted = {}
     for split in splits:
-        for folder, label in LABELS_BY_FOLDER:
-            wanted[(split, folder)] = (split, folder, label)
+        for parent, folder, label in _folders(split):
+            wanted[(parent, folder)] = (split, parent, folder, label)
     reviews = {split: [] for split in splits}
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -94,9 +104,9 @@ def _read_tar(path, splits, stats):
                     continue
                 target = wanted.get((parts[-3], parts[-2]))
                 if target is not None:
-                    split, folder, label = target
+                    split, parent, folder, label = target
                     text = stats.decode(archive.extractfile(member).read())
-                    reviews[split].append(Review(f"{split}/{folder}/{parts[-1]}", label, text))
+                    reviews[split].append(Review(f"{parent}/{folder}/{parts[-1]}", label, text))
     except (tarfile.TarError, EOFError, OSError) as error:
         # tarfile.open(..., "r:*") lists one failure per compression on several lines.
         problem = "not a .tar or .tar.gz archive" if "could not be opened" in str(error) else " ".join(

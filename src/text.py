@@ -58,8 +58,8 @@ class Vocabulary:
         return cls([PAD, UNK] + ranked)
 
     def encode(self, tokens, max_len):
-        """Token ids, truncated to the first max_len; an empty review becomes [<unk>] so every
-        sequence has at least one real step."""
+        """Token ids, truncated to the first max_len (None: all); an empty review becomes [<unk>]
+        so every sequence has at least one real step."""
         ids = [self.ids.get(token, UNK_ID) for token in tokens[:max_len]]
         return ids or [UNK_ID]
 

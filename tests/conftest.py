@@ -31,10 +31,16 @@ def review_text(rng, label):
     return " ".join(words).capitalize() + ".<br /><br />" + rng.choice(["Really!", "Don't go.", "OK"])
 
 
-def make_corpus(root, per_class=(24, 12), seed=0):
-    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt under root; returns the aclImdb path."""
+def make_corpus(root, per_class=(24, 12), seed=0, unsup=0):
+    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt under root, and `unsup` unlabelled
+    reviews in aclImdb/train/unsup/<id>_0.txt; returns the aclImdb path."""
     rng = random.Random(seed)
     base = os.path.join(root, "aclImdb")
+    if unsup:
+        os.makedirs(os.path.join(base, "train", "unsup"), exist_ok=True)
+    for index in range(unsup):
+        with open(os.path.join(base, "train", "unsup", f"{index}_0.txt"), "w", encoding="utf-8") as file:
+            file.write(review_text(rng, rng.randint(0, 1)))
     for split, count in zip(("train", "test"), per_class):
         for folder, label in (("pos", 1), ("neg", 0)):
             directory = os.path.join(base, split, folder)
