@@ -7,9 +7,8 @@ could see the word it is asked for), together with the word vectors. Dai & Le (2
 & Ruder (2018) showed this kind of start lifts LSTM classifiers on IMDB; the deeper layers and the
 classifier start from scratch.
 
-The softmax over the vocabulary is sampled (Jean et al. 2015): each step scores the true next
-word against `pretrain_sampled` words drawn from a log-uniform (Zipf) distribution, which fits
-the vocabulary ids as they are sorted by frequency. The reviews are read as one stream cut into
+The softmax over the vocabulary is sampled (Jean et al. 2015, nn.SampledSoftmaxLoss), so the
+output layer costs little. The reviews are read as one stream cut into
 rows of pretrain_seq_len tokens (like pytorch/examples' word_language_model): one batch shape,
 no padding.
 """
@@ -25,44 +24,25 @@ from src import dataset, errors, lstm, text, training
 LM_CHECKPOINT = "lm_pretrained.ckpt"
 
 
-def log_uniform_log_expected(output_vocab, num_sampled):
-    """log(expected count) of each id in num_sampled log-uniform draws over ids 2..output_vocab-1
-    (pad and unk are never targets); -inf for 0 and 1."""
-    ranks = np.arange(output_vocab - 2, dtype=np.float64)
-    probability = np.log((ranks + 2) / (ranks + 1)) / np.log(output_vocab - 1)
-    return np.concatenate([[-np.inf, -np.inf], np.log(num_sampled * probability)]).astype(np.float32)
-
-
-def sample_candidates(rng, output_vocab, num_sampled):
-    """num_sampled ids in 2..output_vocab-1, log-uniform, with replacement."""
-    ranks = np.exp(rng.random(num_sampled) * np.log(output_vocab - 1)).astype(np.int64) - 1
-    return (np.clip(ranks, 0, output_vocab - 3) + 2).astype(np.int32)
-
-
 class SampledSoftmax(nn.Cell):
-    """Mean negative log-likelihood of the target ids under a sampled softmax."""
+    """Output layer over the output_vocab most frequent words, trained with MindSpore's sampled
+    softmax: each batch scores the true words against num_sampled words drawn log-uniformly,
+    which fits our vocabulary ids as they are sorted by frequency. Returns the mean negative
+    log-likelihood over the targets that are scored (not pad, unk or rarer words)."""
 
-    def __init__(self, hidden, output_vocab, num_sampled, name):
+    def __init__(self, hidden, output_vocab, num_sampled, name, seed):
         super().__init__()
-        self.weight = ms.Parameter(ms.Tensor(np.random.default_rng(0).normal(
+        self.weight = ms.Parameter(ms.Tensor(np.random.default_rng(seed).normal(
             0, hidden ** -0.5, (output_vocab, hidden)).astype(np.float32)), name=f"{name}.weight")
         self.bias = ms.Parameter(ms.Tensor(np.zeros(output_vocab, np.float32)), name=f"{name}.bias")
-        self.log_expected = ms.Tensor(log_uniform_log_expected(output_vocab, num_sampled))
+        self.loss = nn.SampledSoftmaxLoss(num_sampled, output_vocab, seed=seed, reduction="none")
         self.output_vocab = output_vocab
 
-    def construct(self, hidden, targets, candidates):
-        # hidden [batch, steps, H], targets [batch, steps], candidates [K]
+    def construct(self, hidden, targets):
         scored = ops.logical_and(targets > text.UNK_ID, targets < self.output_vocab)
-        safe = ops.where(scored, targets, ops.full_like(targets, text.UNK_ID + 1))
-        true_logit = (hidden * self.weight[safe]).sum(-1) + self.bias[safe] - self.log_expected[safe]
-        sampled = ops.matmul(hidden, self.weight[candidates].T) + self.bias[candidates] \
-            - self.log_expected[candidates]  # [batch, steps, K]
-        # A draw that happens to be the target is not a negative.
-        hit = safe.expand_dims(-1) == candidates.reshape(1, 1, -1)
-        sampled = ops.where(hit, ops.full_like(sampled, -1e9), sampled)
-        logits = ops.cat((true_logit.expand_dims(-1), sampled), -1)
-        nll = ops.logsumexp(logits, -1) - true_logit
-        weight = scored.astype(nll.dtype)
+        safe = ops.where(scored, targets, ops.zeros_like(targets))
+        nll = self.loss(self.weight, self.bias, safe.reshape(-1, 1), hidden.reshape(-1, hidden.shape[-1]))
+        weight = scored.reshape(-1).astype(nll.dtype)
         return (nll * weight).sum() / ops.maximum(weight.sum(), 1.0)
 
 
@@ -78,18 +58,19 @@ class LanguageModelLoss(nn.Cell):
         self.backward_lstm = network.backward_layers[0] if network.bidirectional else None
         hidden = self.forward_lstm.hidden_size
         self.output_dropout = lstm.Dropout(dropout, site=100) if dropout > 0 else nn.Identity()
-        self.forward_out = SampledSoftmax(hidden, output_vocab, num_sampled, "lm_forward_out")
-        self.backward_out = SampledSoftmax(hidden, output_vocab, num_sampled, "lm_backward_out")
+        seed = ms.get_seed() or 0
+        self.forward_out = SampledSoftmax(hidden, output_vocab, num_sampled, "lm_forward_out", seed + 1)
+        self.backward_out = SampledSoftmax(hidden, output_vocab, num_sampled, "lm_backward_out", seed + 2)
 
-    def construct(self, tokens, candidates):
+    def construct(self, tokens):
         x = self.embedding_dropout(self.embedding(tokens))
         forward, _ = self.forward_lstm(x)  # step t has read tokens 0..t: predicts token t+1
-        loss = self.forward_out(self.output_dropout(forward[:, :-1]), tokens[:, 1:], candidates)
+        loss = self.forward_out(self.output_dropout(forward[:, :-1]), tokens[:, 1:])
         if self.backward_lstm is None:
             return loss
         backward, _ = self.backward_lstm(ops.flip(x, (1,)))
         backward = ops.flip(backward, (1,))  # step t has read tokens t..end: predicts token t-1
-        loss_back = self.backward_out(self.output_dropout(backward[:, 1:]), tokens[:, :-1], candidates)
+        loss_back = self.backward_out(self.output_dropout(backward[:, 1:]), tokens[:, :-1])
         return (loss + loss_back) / 2
 
 
@@ -108,12 +89,12 @@ def pretrain(config, network, rank=0, group_size=1):
     output_vocab = min(vocab_size, config.pretrain_vocab) if config.pretrain_vocab else vocab_size
     if output_vocab < 3:
         raise errors.UserError("pre-training needs a vocabulary of at least one word")
-    seq_len, batch = config.pretrain_seq_len, config.batch_size
+    seq_len, batch = config.pretrain_seq_len, config.pretrain_batch_size
     rows_per_rank = (len(stream) // seq_len - 1) // group_size
     steps = rows_per_rank // batch
     if steps < 1:
         raise errors.UserError(f"{len(stream)} tokens of text are too few for one pre-training batch "
-                               f"of {batch} x {seq_len} tokens per rank; lower pretrain_seq_len or batch_size")
+                               f"of {batch} x {seq_len} tokens per rank; lower pretrain_seq_len or pretrain_batch_size")
     loss_cell = LanguageModelLoss(network, output_vocab, config.pretrain_sampled, config.dropout)
     rates = ms.Tensor(np.full(steps * config.pretrain_epochs, config.pretrain_learning_rate, np.float32))
     parameters = [p for p in loss_cell.trainable_params()]
@@ -130,7 +111,6 @@ def pretrain(config, network, rank=0, group_size=1):
             saved.pop(name)  # sized for that run's epochs; the restored global_step indexes ours
         ms.load_param_into_net(train_step, saved)
         print(f"Language model: {done} of {config.pretrain_epochs} epochs already done ({path})")
-    sampler = np.random.default_rng(config.seed + 1)  # same candidates on every rank
     for epoch in range(done, config.pretrain_epochs):
         rows = _rows(stream, seq_len, int(np.random.default_rng([config.seed, epoch]).integers(seq_len)))
         order = np.random.default_rng([config.seed, epoch]).permutation(len(rows))
@@ -138,8 +118,7 @@ def pretrain(config, network, rank=0, group_size=1):
         started, total, shown = time.time(), 0.0, time.time()
         for step in range(steps):
             tokens = ms.Tensor(rows[order[step * batch:(step + 1) * batch]])
-            candidates = ms.Tensor(sample_candidates(sampler, output_vocab, config.pretrain_sampled))
-            total += float(train_step(tokens, candidates).asnumpy())
+            total += float(train_step(tokens).asnumpy())
             if time.time() - shown > 30 or step + 1 == steps:
                 shown = time.time()
                 print(f"lm epoch: {epoch + 1} step: {step + 1}/{steps}, loss {total / (step + 1):.4f} | "

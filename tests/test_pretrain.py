@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove
 from src import dataset, pretrain
 
-LM = ["--pretrain_seq_len=10", "--pretrain_sampled=8"]
+LM = ["--pretrain_seq_len=10", "--pretrain_batch_size=8", "--pretrain_sampled=8"]
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +90,12 @@ def test_pretraining_without_unlabelled_reviews_is_one_line(tmp_path):
     assert "train/unsup" in lines[-1] and "Traceback" not in result.stderr
 
 
-def test_log_uniform_sampler_draws_as_often_as_its_correction_assumes():
-    vocab, sampled, batches = 50, 64, 3000
-    expected = np.exp(pretrain.log_uniform_log_expected(vocab, sampled))
-    assert expected[:2].sum() == 0 and abs(expected.sum() - sampled) < 1e-3  # pad, unk never drawn
-    rng = np.random.default_rng(0)
-    draws = np.concatenate([pretrain.sample_candidates(rng, vocab, sampled) for _ in range(batches)])
-    observed = np.bincount(draws, minlength=vocab) / batches
-    np.testing.assert_allclose(observed, expected, atol=0.3)
+def test_pad_unk_and_rare_targets_are_not_scored():
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    softmax = pretrain.SampledSoftmax(hidden=4, output_vocab=10, num_sampled=3, name="out", seed=1)
+    hidden = ms.Tensor(np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32))
+    unscored = ms.Tensor(np.array([[0, 1, 10], [12, 0, 1]], np.int32))  # pad, unk, >= output_vocab
+    assert float(softmax(hidden, unscored).asnumpy()) == 0.0
+    scored = ms.Tensor(np.array([[2, 5, 9], [3, 4, 8]], np.int32))
+    assert float(softmax(hidden, scored).asnumpy()) > 0.0
