@@ -19,6 +19,8 @@ import mindspore  # noqa: E402,F401
 os.environ.clear()
 os.environ.update(_USER_ENVIRONMENT)
 
+from src.dataset import MOVIE_BLOCK  # noqa: E402
+
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant", "moving"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "dull", "waste"]
 NEUTRAL = ["the", "movie", "film", "plot", "actor", "was", "and", "a", "it", "scene", "story"]
@@ -47,7 +49,10 @@ def make_corpus(root, per_class=(24, 12), seed=0, unsup=0):
             os.makedirs(directory, exist_ok=True)
             for index in range(count):
                 rating = rng.randint(7, 10) if label else rng.randint(1, 4)
-                with open(os.path.join(directory, f"{index}_{rating}.txt"), "w", encoding="utf-8") as file:
+                # Ids MOVIE_BLOCK apart: every review is its own movie, so the validation split
+                # (held out by blocks of consecutive ids) is as fine-grained as on real data.
+                name = f"{index * MOVIE_BLOCK}_{rating}.txt"
+                with open(os.path.join(directory, name), "w", encoding="utf-8") as file:
                     file.write(review_text(rng, label))
     return base
 

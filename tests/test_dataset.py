@@ -11,7 +11,7 @@ from src import dataset, errors, imdb, text
 def make_config(corpus, glove_dir, preprocess_path, **overrides):
     values = dict(aclimdb_path=corpus, glove_path=glove_dir, embed_size=8,
                   preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                  valid_ratio=0.25, seed=1)
+                  valid_ratio=0.25, seed=1, pretrain_epochs=0)
     values.update(overrides)
     return EasyDict(values)
 
@@ -145,3 +145,18 @@ def test_random_window_crops_long_reviews_only_and_is_seeded():
     again = dataset.RandomWindow(10, seed=3)
     assert [int(again(long)[0]) for _ in range(20)] == [int(crop[0]) for crop in crops]
 
+
+
+def test_validation_holds_out_whole_blocks_of_consecutive_ids():
+    """Consecutive ids are reviews of one movie: a block is never split between train and valid."""
+    names = [f"train/{folder}/{i}_{7 if folder == 'pos' else 2}.txt"
+             for folder in ("pos", "neg") for i in range(0, 2000, 3)]
+    names.append("train/pos/odd-name.txt")  # not <id>_<rating>.txt: a block of its own
+    train, valid = dataset.split_train_valid(names, 0.2, seed=1)
+    assert len(np.intersect1d(train, valid)) == 0 and len(train) + len(valid) == len(names)
+    assert abs(len(valid) - 0.2 * len(names)) < dataset.MOVIE_BLOCK
+    block = lambda i: (names[i].split("/")[1], int(names[i].split("/")[2].split("_")[0]) // dataset.MOVIE_BLOCK) \
+        if names[i][-5].isdigit() else names[i]
+    assert not {block(i) for i in train} & {block(i) for i in valid}
+    again = dataset.split_train_valid(names, 0.2, seed=1)
+    np.testing.assert_array_equal(valid, again[1])
