@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove
 from src import dataset, pretrain
 
+ms.set_context(mode=ms.GRAPH_MODE)
+
 LM = ["--pretrain_seq_len=10", "--pretrain_batch_size=8", "--pretrain_sampled=8"]
 
 
@@ -91,8 +93,6 @@ def test_pretraining_without_unlabelled_reviews_is_one_line(tmp_path):
 
 
 def test_pad_unk_and_rare_targets_are_not_scored():
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
     softmax = pretrain.SampledSoftmax(hidden=4, output_vocab=10, num_sampled=3, name="out", seed=1)
     hidden = ms.Tensor(np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32))
     unscored = ms.Tensor(np.array([[0, 1, 10], [12, 0, 1]], np.int32))  # pad, unk, >= output_vocab
