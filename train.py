@@ -89,6 +89,10 @@ def main():
                                             training=False, max_len=config.max_len,
                                             bucket_width=config.bucket_width)
     steps_per_epoch = train_data.get_dataset_size()
+    if steps_per_epoch == 0:
+        raise errors.UserError(f"{meta['counts']['train']} training reviews give no full batch of "
+                               f"{config.batch_size} in any length bucket; lower batch_size or raise "
+                               "bucket_width")
 
     # ---- model, loss, optimizer
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)

@@ -562,3 +562,10 @@ def test_checkpoint_carries_its_model_settings(tmp_path):
     rebuilt = training.apply_model_settings(config_module.load_config([]), parameters, "m.ckpt")
     assert (rebuilt.num_hiddens, rebuilt.pooling, rebuilt.num_layers) == (8, "mean", 1)
     training.load_into(lstm.build_model(rebuilt, 30, 8), parameters, "m.ckpt")
+
+
+def test_too_few_reviews_for_one_full_batch_is_one_line(data, tmp_path):
+    _, _, inputs = data
+    result = python("train.py", *inputs, f"--preprocess_path={tmp_path / 'p'}",
+                    f"--ckpt_path={tmp_path / 'c'}", *TINY, "--batch_size=1000")
+    one_line_error(result, "no full batch of 1000", "lower batch_size")
