@@ -97,8 +97,7 @@ def pretrain(config, network, rank=0, group_size=1):
                                f"of {batch} x {seq_len} tokens per rank; lower pretrain_seq_len or pretrain_batch_size")
     loss_cell = LanguageModelLoss(network, output_vocab, config.pretrain_sampled, config.dropout)
     rates = ms.Tensor(np.full(steps * config.pretrain_epochs, config.pretrain_learning_rate, np.float32))
-    parameters = [p for p in loss_cell.trainable_params()]
-    optimizer = nn.Adam(parameters, rates)
+    optimizer = nn.Adam(loss_cell.trainable_params(), rates)
     train_step = training.TrainStep(loss_cell, optimizer, config.grad_clip)
     train_step.set_train()
 
@@ -112,9 +111,10 @@ def pretrain(config, network, rank=0, group_size=1):
         ms.load_param_into_net(train_step, saved)
         print(f"Language model: {done} of {config.pretrain_epochs} epochs already done ({path})")
     for epoch in range(done, config.pretrain_epochs):
-        rows = _rows(stream, seq_len, int(np.random.default_rng([config.seed, epoch]).integers(seq_len)))
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(rows))
-        order = order[rank::group_size][: steps * batch]
+        # A new cut and order every epoch, the same on every rank, which then takes its share.
+        rng = np.random.default_rng([config.seed, epoch])
+        rows = _rows(stream, seq_len, int(rng.integers(seq_len)))
+        order = rng.permutation(len(rows))[rank::group_size][: steps * batch]
         started, total, shown = time.time(), 0.0, time.time()
         for step in range(steps):
             tokens = ms.Tensor(rows[order[step * batch:(step + 1) * batch]])
