@@ -7,8 +7,9 @@ Preprocessing writes into <preprocess_path>:
     lm_tokens.npy  with pretrain_epochs > 0: token ids of the training reviews and the unlabelled
                    ones (train/unsup), one int32 stream, for language-model pre-training
     meta.json      the settings it was built from and what it found; written last
-The rows are token ids truncated to max_len but not padded: the reader pads each batch only to
-its longest review (length buckets), or to max_len for the reference recipe.
+The rows are token ids truncated to max_len but not padded: the reader pads each batch to its
+length bucket (training: the bucket's upper length; evaluation: the longest review in the
+batch), or to max_len for the reference recipe.
 Everything is written to a temporary folder that is renamed into place when complete, so an
 interrupted run never leaves a folder that looks finished.
 """
@@ -141,9 +142,10 @@ def split_train_valid(names, valid_ratio, seed):
 
     aclImdb numbers each folder's reviews movie by movie (consecutive ids are reviews of the same
     movie, at most 30 per movie), and its test movies are not its training movies. Holding out
-    whole blocks of MOVIE_BLOCK consecutive ids keeps validation nearly movie-disjoint too, so it
-    predicts the test score: a random split put the same movies on both sides and read about 2
-    points above the test folder. Files not named <id>_<rating>.txt are blocks of their own."""
+    whole blocks of MOVIE_BLOCK consecutive ids keeps validation nearly movie-disjoint too. A
+    random split put the same movies on both sides, read 2-3 points above the dev test folder and
+    favoured later epochs that memorise the training movies; this one reads 1-2 points above it
+    and picks earlier ones. Files not named <id>_<rating>.txt are blocks of their own."""
     blocks = {}
     for index, name in enumerate(names):
         folder, _, file_name = name.rpartition("/")
