@@ -4,13 +4,13 @@ The classifier sees 17,786 labelled reviews; aclImdb also has 50,000 unlabelled 
 classification, the first layer's forward LSTM learns to predict the next word and its backward
 LSTM the previous word (two one-directional language models, as in ELMo: a bidirectional layer
 could see the word it is asked for), together with the word vectors. Dai & Le (2015) and Howard
-& Ruder (2018) showed this kind of start lifts LSTM classifiers on IMDB; the deeper layers and the
-classifier start from scratch.
+& Ruder (2018) showed this kind of start lifts (much larger) LSTM classifiers on IMDB; the deeper
+layers and the classifier start from scratch. Measured here at hidden size 100, one epoch
+(744 s) did not lift the dev test accuracy (87.4% vs 87.9%), so pretrain_epochs defaults to 0.
 
 The softmax over the vocabulary is sampled (Jean et al. 2015, nn.SampledSoftmaxLoss), so the
-output layer costs little. The reviews are read as one stream cut into
-rows of pretrain_seq_len tokens (like pytorch/examples' word_language_model): one batch shape,
-no padding.
+output layer costs little. The reviews are read as one stream cut into rows of pretrain_seq_len
+tokens (like pytorch/examples' word_language_model): one batch shape, no padding.
 """
 import os
 import time
