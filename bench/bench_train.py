@@ -8,6 +8,8 @@ default_config.yaml) it times `steps` training steps (the first step of each bat
 compiles a graph, is timed apart), then
 one pass of evaluation over the test split, and prints the settings and figures. Other
 --key=value arguments are applied to every recipe. Prints peak RSS of the process at the end.
+The recipes differ in min_freq (vocabulary), so one preprocess_path is rebuilt (about 30 s) when
+the bench moves to the other recipe; run them one at a time with their own folders to avoid it.
 """
 import os
 import resource
