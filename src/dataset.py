@@ -84,14 +84,20 @@ def _process_alive(pid):
     return True
 
 
-def load_weight(preprocess_path):
-    """The embedding matrix; never unpickled (a pickled weight.npy is refused, not executed)."""
-    path = os.path.join(preprocess_path, WEIGHT_FILE)
+def _load_array(preprocess_path, name):
+    """A .npy file of the preprocessed folder; never unpickled (a pickled file is refused, not
+    executed)."""
+    path = os.path.join(preprocess_path, name)
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise errors.UserError(f"{path} is missing or not a plain numpy array ({error}); rebuild "
                                "it with --preprocess=True") from None
+
+
+def load_weight(preprocess_path):
+    """The embedding matrix."""
+    return _load_array(preprocess_path, WEIGHT_FILE)
 
 
 def prepare(config, force=False):
@@ -225,13 +231,8 @@ def _write_lm_text(config, vocabulary, train_tokens, stats, folder):
 
 
 def load_lm_text(preprocess_path):
-    """The token stream _write_lm_text saved (never unpickled)."""
-    path = os.path.join(preprocess_path, LM_FILE)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise errors.UserError(f"{path} is missing or not a plain numpy array ({error}); rebuild "
-                               "it with --preprocess=True") from None
+    """The token stream _write_lm_text saved."""
+    return _load_array(preprocess_path, LM_FILE)
 
 
 def write_mindrecord(path, rows, count, description):
