@@ -24,7 +24,8 @@ _BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": T
 
 
 # Numeric keys whose value must lie in a range: (lowest, highest, whether highest is allowed).
-RANGES = {"valid_ratio": (0.0, 1.0, False), "dropout": (0.0, 1.0, False), "word_dropout": (0.0, 1.0, False), "batch_size": (1, None, True),
+RANGES = {"valid_ratio": (0.0, 1.0, False), "dropout": (0.0, 1.0, False),
+          "word_dropout": (0.0, 1.0, False), "batch_size": (1, None, True),
           "num_epochs": (1, None, True), "num_layers": (1, None, True), "num_hiddens": (1, None, True),
           "max_len": (1, None, True), "save_checkpoint_steps": (1, None, True),
           "keep_checkpoint_max": (1, None, True), "min_freq": (1, None, True), "max_vocab": (0, None, True),
@@ -32,8 +33,7 @@ RANGES = {"valid_ratio": (0.0, 1.0, False), "dropout": (0.0, 1.0, False), "word_
           "learning_rate": (0.0, None, True), "weight_decay": (0.0, None, True), "grad_clip": (0.0, None, True),
           "pretrain_epochs": (0, None, True), "pretrain_learning_rate": (0.0, None, True),
           "pretrain_seq_len": (2, None, True), "pretrain_batch_size": (1, None, True),
-          "pretrain_sampled": (1, None, True),
-          "pretrain_vocab": (0, None, True)}
+          "pretrain_sampled": (1, None, True), "pretrain_vocab": (0, None, True)}
 
 
 def check_range(key, value):
