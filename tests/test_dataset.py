@@ -158,5 +158,12 @@ def test_validation_holds_out_whole_blocks_of_consecutive_ids():
     block = lambda i: (names[i].split("/")[1], int(names[i].split("/")[2].split("_")[0]) // dataset.MOVIE_BLOCK) \
         if names[i][-5].isdigit() else names[i]
     assert not {block(i) for i in train} & {block(i) for i in valid}
+    # each class folder gives its share, so validation keeps the classes' balance
+    for seed in range(1, 6):
+        held_out_of_seed = dataset.split_train_valid(names, 0.2, seed)[1]
+        for folder in ("pos", "neg"):
+            in_folder = [i for i in range(len(names)) if names[i].startswith(f"train/{folder}/")]
+            held_out = len(np.intersect1d(in_folder, held_out_of_seed))
+            assert abs(held_out - 0.2 * len(in_folder)) <= dataset.MOVIE_BLOCK // 3 + 1  # a block
     again = dataset.split_train_valid(names, 0.2, seed=1)
     np.testing.assert_array_equal(valid, again[1])
