@@ -4,14 +4,14 @@ Every rank runs train.py on its shard of the training reviews; gradients are ave
 ranks after each step, so all ranks hold the same weights. Rank 0 alone preprocesses and writes
 checkpoints and history. Two things would otherwise hang the job in a collective: ranks with
 different step counts, and ranks that wait for a rank 0 that failed. `equal_steps` and
-`prepare_once` deal with them.
+`on_rank0` deal with them.
 """
 import os
 import threading
 
 from src import dataset, errors
 
-# prepare_once's states, summed over ranks (only rank 0 contributes one)
+# on_rank0's states, summed over ranks (only rank 0 contributes one)
 _RUNNING, _DONE, _FAILED = 0, 1, 2
 
 
@@ -48,24 +48,37 @@ def setup_distributed(config):
 
 def prepare_once(config, rank, group_size, poll_seconds=2.0):
     """Preprocesses on rank 0 only and returns the meta of the finished folder on every rank.
-
     Other ranks read nothing until rank 0 is done: with --preprocess=True the folder still holds
-    the old data (and its meta.json) while rank 0 rebuilds it. Rank 0 works in a thread and its
-    main thread reports the state to all ranks every `poll_seconds` through a tiny AllReduce. Short
-    rounds keep every collective far from the backends' timeouts (about 60 s for CPU
-    collectives here), however long preprocessing takes; a failure stops every rank."""
+    the old data (and its meta.json) while rank 0 rebuilds it."""
+    on_rank0(lambda: dataset.prepare(config, force=config.preprocess), rank, group_size,
+             "preprocessing", poll_seconds)
+    meta = dataset.load_meta(config.preprocess_path)
+    if group_size > 1 and meta.get("settings") != dataset.settings_of(config):
+        raise errors.UserError(f"rank {rank}: {config.preprocess_path} does not hold what rank 0 "
+                               "prepared; preprocess_path must be on storage every rank shares")
+    return meta
+
+
+def on_rank0(work, rank, group_size, what, poll_seconds=2.0):
+    """Runs work() on rank 0 only; every rank returns when it is done.
+
+    Rank 0 works in a thread and its main thread reports the state to all ranks every
+    `poll_seconds` through a tiny AllReduce. Short rounds keep every collective far from the
+    backends' timeouts (about 60 s for CPU collectives here), however long the work takes; a
+    failure stops every rank."""
     if group_size == 1:
-        return dataset.prepare(config, force=config.preprocess)
+        work()
+        return
     outcome = {}
     worker = None
     if rank == 0:
-        def work():
+        def run():
             try:
-                dataset.prepare(config, force=config.preprocess)
+                work()
             except BaseException as error:  # noqa: B036  handed to the main thread below
                 outcome["error"] = error
 
-        worker = threading.Thread(target=work, name="preprocess", daemon=True)
+        worker = threading.Thread(target=run, name=what, daemon=True)
         worker.start()
     state = _RUNNING
     while state == _RUNNING:
@@ -76,12 +89,7 @@ def prepare_once(config, rank, group_size, poll_seconds=2.0):
     if "error" in outcome:
         raise outcome["error"]
     if state == _FAILED:
-        raise errors.UserError(f"rank {rank}: preprocessing failed on rank 0 (its log says why)")
-    meta = dataset.load_meta(config.preprocess_path)
-    if meta.get("settings") != dataset.settings_of(config):
-        raise errors.UserError(f"rank {rank}: {config.preprocess_path} does not hold what rank 0 "
-                               "prepared; preprocess_path must be on storage every rank shares")
-    return meta
+        raise errors.UserError(f"rank {rank}: {what} failed on rank 0 (its log says why)")
 
 
 def _sum_over_ranks(value):
