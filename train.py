@@ -5,17 +5,21 @@
 Preprocesses once (reused while the settings match; --preprocess=True forces it), then trains
 with Model.train, validating on a split carved from train after every epoch. Writes into ckpt_path:
 lstm-<epoch>_<step>.ckpt, lstm_best.ckpt (best validation accuracy), history.json/.csv/.png.
+With self-training (pseudo_label_ratio > 0) a first model is trained the same way into
+ckpt_path/teacher/, labels the unlabelled reviews (ckpt_path/pseudo_labels.*), and the model in
+ckpt_path is trained on the labelled and pseudo-labelled reviews (src/self_training.py).
 """
 import os
 
 import numpy as np
 import mindspore as ms
 import mindspore.dataset as ds
+from easydict import EasyDict
 from mindspore import nn
 from mindspore.train import Model
 
 from src import config as config_module, dataset, errors, lr_schedule, lstm, training
-from src import distributed, modelarts, pretrain
+from src import distributed, modelarts, pretrain, self_training
 from src import lock as lock_module
 
 
@@ -28,15 +32,18 @@ def learning_rates(config, steps_per_epoch):
                               config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
-def build_train_data(config, meta, rank=0, group_size=1):
-    """This rank's shard of the training reviews, batched; every rank gets the same step count."""
+def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None):
+    """This rank's shard of the training reviews (and of the pseudo-labelled ones, if given as
+    (files, count)), batched; every rank gets the same step count."""
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
+    extra_files, extra_count = pseudo_labels or ((), 0)
     data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
-        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed, **shard)
+        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed,
+        extra_files=extra_files, **shard)
     buckets = dataset.training_buckets(config.max_len, config.bucket_width, config.crop_len)
-    return distributed.equal_steps(data, meta["counts"]["train"], config.batch_size, group_size,
-                                   buckets)
+    return distributed.equal_steps(data, meta["counts"]["train"] + extra_count, config.batch_size,
+                                   group_size, buckets)
 
 
 def build_train_step(config, network, steps_per_epoch):
@@ -57,6 +64,12 @@ def build_train_step(config, network, steps_per_epoch):
     return train_step, rates
 
 
+def has_run(ckpt_path):
+    """Whether ckpt_path holds checkpoints of a run (epochs, or language-model pre-training)."""
+    return bool(training.epoch_checkpoints(ckpt_path)) or \
+        os.path.isfile(os.path.join(ckpt_path, pretrain.LM_CHECKPOINT))
+
+
 def main():
     config = config_module.load_config()
     modelarts.sync_inputs(config)
@@ -71,18 +84,55 @@ def main():
     is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
     if is_writer:
         lock_module.acquire(config.ckpt_path)  # a second run on this folder stops here
-    lm_checkpoint = os.path.join(config.ckpt_path, pretrain.LM_CHECKPOINT)
-    earlier_run = training.epoch_checkpoints(config.ckpt_path) or os.path.isfile(lm_checkpoint)
+    teacher = EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, self_training.TEACHER_FOLDER)})
+    self_trains = config.pseudo_label_ratio > 0
+    earlier_run = has_run(config.ckpt_path) or (self_trains and has_run(teacher.ckpt_path))
     if not config.resume and is_writer and earlier_run:
         # Mixing two runs' lstm-<epoch>_<step>.ckpt would make keep_checkpoint_max delete the new
         # ones and a later --resume continue the old run.
         raise errors.UserError(f"{config.ckpt_path} holds checkpoints of an earlier run; pass "
                                "--resume=True to continue it, or another --ckpt_path")
-
-    # ---- data
+    if config.resume and not earlier_run:
+        raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
     meta = distributed.prepare_once(config, rank, group_size)
+
+    if not self_trains:
+        train_model(config, meta, rank, group_size, resume=config.resume)
+    else:
+        pseudo_labels = self_training.pseudo_labels(config.ckpt_path)
+        if pseudo_labels is None:  # the teacher is not done (or this is a new run)
+            if not self_training.teacher_finished(teacher.ckpt_path):
+                print("============== Self-training: the first model (teacher) ==============", flush=True)
+                train_model(teacher, meta, rank, group_size,
+                            resume=config.resume and has_run(teacher.ckpt_path))
+                if is_writer:
+                    self_training.mark_teacher_finished(teacher.ckpt_path)
+            distributed.on_rank0(lambda: label_unlabelled(teacher, meta), rank, group_size,
+                                 "pseudo-labelling")
+            pseudo_labels = self_training.pseudo_labels(config.ckpt_path)
+        print("============== Self-training: the final model, on labelled and pseudo-labelled "
+              "reviews ==============", flush=True)
+        train_model(config, meta, rank, group_size, resume=config.resume and has_run(config.ckpt_path),
+                    pseudo_labels=pseudo_labels, pretrain_first=False)
+    modelarts.sync_outputs(config)
+
+
+def label_unlabelled(teacher, meta):
+    """Pseudo-labels from the teacher's best checkpoint, written beside the final model."""
+    network = lstm.build_model(teacher, meta["vocab_size"], meta["embed_dim"])
+    best = os.path.join(teacher.ckpt_path, training.BEST_CHECKPOINT)
+    parameters = training.load_checkpoint_file(best)
+    parameters.pop(training.SETTINGS_KEY, None)
+    training.load_into(network, parameters, best)
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    self_training.write_pseudo_labels(network, teacher, os.path.dirname(teacher.ckpt_path))
+
+
+def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pretrain_first=True):
+    """One model trained into config.ckpt_path (continuing its last checkpoint if `resume`)."""
+    is_writer = rank == 0
     weight = dataset.load_weight(config.preprocess_path)
-    train_data = build_train_data(config, meta, rank, group_size)
+    train_data = build_train_data(config, meta, rank, group_size, pseudo_labels)
     valid_data = None
     if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
         valid_data = dataset.create_dataset(config.preprocess_path, "valid", config.batch_size,
@@ -105,9 +155,7 @@ def main():
     # ---- resume
     os.makedirs(config.ckpt_path, exist_ok=True)
     initial_epoch = 0
-    checkpoints = training.epoch_checkpoints(config.ckpt_path) if config.resume else []
-    if config.resume and not checkpoints and not os.path.isfile(lm_checkpoint):
-        raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
+    checkpoints = training.epoch_checkpoints(config.ckpt_path) if resume else []
     if checkpoints:  # without any, the run stopped in pre-training, which continues
         parameters = training.load_checkpoint_file(checkpoints[-1])
         if "epoch_num" not in parameters:
@@ -127,14 +175,14 @@ def main():
                                    "raise --num_epochs to train further")
 
     # ---- language-model pre-training (skipped when resuming a run already past it)
-    if config.pretrain_epochs > 0 and initial_epoch == 0:
+    if config.pretrain_epochs > 0 and initial_epoch == 0 and pretrain_first:
         if config.pre_trained:
             print(f"note: pretrain_epochs={config.pretrain_epochs} ignored: starting from {config.pre_trained}")
         else:
             pretrain.pretrain(config, network, rank, group_size)
 
     # ---- train
-    history = training.History(config.ckpt_path, resume=config.resume, write=is_writer)
+    history = training.History(config.ckpt_path, resume=resume, write=is_writer)
     callbacks = [
         training.EpochLogger(rates, config.log_steps, history),
         training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, history,
@@ -152,7 +200,6 @@ def main():
         profiler.analyse()
         print(f"Profile written to {os.path.join(config.ckpt_path, 'profiler')}")
     print("============== Training Success ==============")
-    modelarts.sync_outputs(config)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ RANGES = {"valid_ratio": (0.0, 1.0, False), "dropout": (0.0, 1.0, False),
           "learning_rate": (0.0, None, True), "weight_decay": (0.0, None, True), "grad_clip": (0.0, None, True),
           "pretrain_epochs": (0, None, True), "pretrain_learning_rate": (0.0, None, True),
           "pretrain_seq_len": (2, None, True), "pretrain_batch_size": (1, None, True),
-          "pretrain_sampled": (1, None, True), "pretrain_vocab": (0, None, True)}
+          "pretrain_sampled": (1, None, True), "pretrain_vocab": (0, None, True),
+          "pseudo_label_ratio": (0.0, 1.0, True)}
 
 
 def check_range(key, value):

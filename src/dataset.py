@@ -2,6 +2,8 @@
 
 Preprocessing writes into <preprocess_path>:
     aclImdb_{train,valid,test}.mindrecord0..3 (+ .db)  rows {id, label, feature, length}
+    aclImdb_unsup.mindrecord0..3  with pseudo_label_ratio > 0: the unlabelled reviews (train/unsup,
+                   label -1) for self-training
     vocab.txt      one token per line, line number = id (0 <pad>, 1 <unk>)
     weight.npy     the embedding matrix, float32 [vocab size, dim] (np.load, no pickle)
     lm_tokens.npy  with pretrain_epochs > 0: token ids of the training reviews and the unlabelled
@@ -47,7 +49,7 @@ def settings_of(config):
             "vectors_file_size": os.path.getsize(vectors_file),
             "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
             "valid_ratio": config.valid_ratio, "seed": config.seed,
-            "lm_text": config.pretrain_epochs > 0}
+            "lm_text": config.pretrain_epochs > 0, "unsup": config.pseudo_label_ratio > 0}
 
 
 def load_meta(preprocess_path):
@@ -208,10 +210,25 @@ def _build(config, settings, folder):
                      "feature": np.asarray(vocabulary.encode(tokens[source][i], config.max_len), np.int32)}
                     for i in indices)
             counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
+    unsup_tokens = None
+    if settings["lm_text"] or settings["unsup"]:
+        try:
+            unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
+        except errors.UserError as error:
+            needs = [] if not settings["unsup"] else ["--pseudo_label_ratio=0"]
+            needs += [] if not settings["lm_text"] else ["--pretrain_epochs=0"]
+            raise errors.UserError(f"{error}: self-training and language-model pre-training read the "
+                                   f"unlabelled reviews; pass {' '.join(needs)} to train without") from None
+        unsup_tokens = [text.tokenize(review.text) for review in
+                        tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2)]
+    if settings["unsup"]:
+        rows = ({"id": index, "label": imdb.UNLABELLED,
+                 "feature": np.asarray(vocabulary.encode(tokens, config.max_len), np.int32)}
+                for index, tokens in enumerate(unsup_tokens))
+        counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(unsup_tokens), "unsup")
     lm_tokens = 0
     if settings["lm_text"]:
-        lm_tokens = _write_lm_text(config, vocabulary, [tokens["train"][i] for i in train_ids],
-                                   stats, folder)
+        lm_tokens = _write_lm_text(vocabulary, [tokens["train"][i] for i in train_ids], unsup_tokens, folder)
     lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
     meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
             "words_with_vector": found, "counts": counts, "lm_tokens": lm_tokens,
@@ -225,12 +242,9 @@ def _build(config, settings, folder):
     return meta
 
 
-def _write_lm_text(config, vocabulary, train_tokens, stats, folder):
+def _write_lm_text(vocabulary, train_tokens, unlabelled, folder):
     """The training reviews (not validation or test) and the unlabelled ones as one stream of
     token ids, untruncated, for language-model pre-training; returns its length."""
-    unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
-    unlabelled = (text.tokenize(review.text) for review in
-                  tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2))
     stream = np.fromiter((token_id for tokens in itertools.chain(train_tokens, unlabelled)
                           for token_id in vocabulary.encode(tokens, None)), np.int32)
     np.save(os.path.join(folder, LM_FILE), stream)
@@ -296,20 +310,25 @@ class RandomWindow:
 
 
 def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket_width=0,
-                   num_shards=None, shard_id=None, drop_remainder=False, crop_len=0, seed=1):
+                   num_shards=None, shard_id=None, drop_remainder=False, crop_len=0, seed=1,
+                   extra_files=(), columns=("feature", "label")):
     """Batches of (feature int32 [batch, length], label int32 [batch]).
 
     bucket_width > 0: reviews of similar length are batched together and padded only to the
     longest one in the batch, so the LSTM does little work on padding. bucket_width == 0: every
     review is padded to max_len (the reference recipe). crop_len > 0 (training): random windows
     of crop_len tokens instead of whole reviews. Training batches with buckets are full and padded
-    to their bucket's upper length (a fixed set of shapes)."""
+    to their bucket's upper length (a fixed set of shapes). extra_files: more MindRecord files of
+    the same schema read with the split (self-training's pseudo-labelled reviews)."""
     import mindspore.dataset as ds
 
     first_file = mindrecord_path(preprocess_path, split) + "0"
     if not os.path.isfile(first_file):
         raise errors.UserError(f"{first_file} not found: preprocess first (train.py does it)")
-    data = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=training,
+    files = first_file
+    if extra_files:  # a list must name every shard file
+        files = [mindrecord_path(preprocess_path, split) + str(i) for i in range(SHARDS)] + list(extra_files)
+    data = ds.MindDataset(files, columns_list=list(columns), shuffle=training,
                           num_shards=num_shards, shard_id=shard_id, num_parallel_workers=2)
     if training and crop_len > 0:
         # One worker keeps the window sequence reproducible for a given seed.

@@ -15,7 +15,7 @@ from conftest import ROOT, make_corpus, make_glove
 from src import config as config_module, dataset, distributed, errors, modelarts
 
 TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=20",
-        "--optimizer=adam", "--learning_rate=0.02", "--pooling=max_mean", "--patience=0"]
+        "--optimizer=adam", "--learning_rate=0.02", "--pooling=max_mean", "--patience=0", "--pseudo_label_ratio=0"]
 
 # Rank 1 writes no files by design, so each worker dumps its final parameters from a hook that
 # Python runs at start-up (sitecustomize on PYTHONPATH): only then can ranks be compared.
@@ -108,7 +108,7 @@ def preprocessed(tmp_path_factory):
     make_glove(str(work / "glove" / "glove.6B.8d.txt"))
     config = config_module.load_config([
         f"--aclimdb_path={make_corpus(str(work), per_class=(51, 5))}", f"--glove_path={work / 'glove'}",
-        "--embed_size=8", "--max_len=40", f"--preprocess_path={work / 'pre'}"])
+        "--embed_size=8", "--max_len=40", f"--preprocess_path={work / 'pre'}", "--pseudo_label_ratio=0"])
     return config, dataset.prepare(config)
 
 

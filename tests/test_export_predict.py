@@ -53,7 +53,7 @@ def work(tmp_path_factory):
     preprocess = root / "preprocess"
     ok(python("train.py", f"--aclimdb_path={corpus}", f"--glove_path={root / 'glove'}", "--embed_size=8",
               f"--preprocess_path={preprocess}", f"--ckpt_path={root / 'ckpt'}", "--num_epochs=3",
-              "--batch_size=8", "--bucket_width=8", "--optimizer=adam", "--learning_rate=0.01", *MODEL))
+              "--batch_size=8", "--bucket_width=8", "--optimizer=adam", "--learning_rate=0.01", "--pseudo_label_ratio=0", *MODEL))
     checkpoint = root / "ckpt" / "lstm_best.ckpt"
     settings = [f"--preprocess_path={preprocess}", *MODEL]
     exports = {}

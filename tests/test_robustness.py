@@ -97,7 +97,7 @@ def checkpoint_names(folder):
 def preprocess_config(data, corpus, preprocess_path):
     return EasyDict(aclimdb_path=corpus, glove_path=str(data[0] / "glove"), embed_size=8,
                     preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                    valid_ratio=0.0, seed=1, pretrain_epochs=0)
+                    valid_ratio=0.0, seed=1, pretrain_epochs=0, pseudo_label_ratio=0.0)
 
 
 @pytest.fixture(scope="module")
