@@ -11,6 +11,7 @@ import json
 import os
 
 import numpy as np
+from tqdm import tqdm
 
 from src import dataset, errors, inference
 
@@ -60,11 +61,15 @@ def write_pseudo_labels(network, config, ckpt_path):
                                         columns=("feature", "length", "id"))
     network.set_train(False)
     features, ids, probabilities = [], [], []
+    progress = tqdm(total=dataset.load_meta(config.preprocess_path)["counts"].get("unsup"),
+                    desc="label unsup", unit=" reviews", mininterval=5)
     for batch in unlabelled.create_dict_iterator(num_epochs=1, output_numpy=True):
+        progress.update(len(batch["id"]))
         logits = network(ms.Tensor(batch["feature"])).asnumpy()
         probabilities.append(inference.softmax(logits)[:, 1])
         features.extend(row[:length] for row, length in zip(batch["feature"], batch["length"]))
         ids.append(batch["id"])
+    progress.close()
     network.set_train(True)
     if not features:
         raise errors.UserError(f"{config.preprocess_path} holds no unlabelled reviews to self-train on")
