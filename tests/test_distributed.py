@@ -98,6 +98,24 @@ def test_only_rank_0_preprocesses_and_writes(two_workers):
     assert sorted(name for name in os.listdir(work) if name.startswith("preprocess")) == ["preprocess"]
 
 
+def test_self_training_labels_once_on_rank_0_and_both_ranks_train_on_the_labels(tmp_path):
+    corpus = make_corpus(str(tmp_path), per_class=(48, 8), unsup=40)
+    os.makedirs(tmp_path / "glove")
+    make_glove(str(tmp_path / "glove" / "glove.6B.8d.txt"))
+    env = dict(os.environ, MASTER_PORT=str(free_port()))
+    result = subprocess.run(["bash", script("run_distribute_train_cpu.sh"), "2", corpus,
+                             str(tmp_path / "glove"), "--num_epochs=1", *TINY, "--pseudo_label_ratio=0.5"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    logs = [(tmp_path / "train_parallel" / "log" / f"worker_{rank}.log").read_text() for rank in (0, 1)]
+    assert "Self-training: 20 of 40" in logs[0] and "Self-training: 20 of 40" not in logs[1]
+    for log in logs:  # teacher, then the final model on 48*2 + 20 reviews: more steps, same on both ranks
+        steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps per epoch\)", log)]
+        assert len(steps) == 2 and steps[1] > steps[0], steps
+    assert re.findall(r"\((\d+) steps", logs[0]) == re.findall(r"\((\d+) steps", logs[1])
+    assert (tmp_path / "train_parallel" / "ckpt_lstm" / "lstm_best.ckpt").is_file()
+
+
 # ---- equal step counts
 
 
