@@ -42,12 +42,17 @@ def pseudo_labels(ckpt_path):
 
 
 def most_confident(probabilities, ratio):
-    """Indices of the round(ratio * n) reviews whose positive-class probability is farthest from
-    0.5 (ties: lower index first), and their labels (1 where that probability is above 0.5)."""
-    confidence = np.abs(np.asarray(probabilities, np.float64) - 0.5)
-    keep = int(round(ratio * len(confidence)))
-    chosen = np.sort(np.argsort(-confidence, kind="stable")[:keep])
-    return chosen, (np.asarray(probabilities)[chosen] > 0.5).astype(np.int32)
+    """Indices of round(ratio * n) reviews, half of them predicted positive and half negative,
+    each half the reviews whose positive-class probability is farthest from 0.5 (fewer where a
+    class has fewer predictions), and their labels (1 where that probability is above 0.5)."""
+    probabilities = np.asarray(probabilities, np.float64)
+    per_class = int(round(ratio * len(probabilities))) // 2
+    positive = np.flatnonzero(probabilities > 0.5)
+    negative = np.flatnonzero(probabilities <= 0.5)
+    chosen = np.concatenate([positive[np.argsort(-probabilities[positive], kind="stable")[:per_class]],
+                             negative[np.argsort(probabilities[negative], kind="stable")[:per_class]]])
+    chosen = np.sort(chosen)
+    return chosen, (probabilities[chosen] > 0.5).astype(np.int32)
 
 
 def write_pseudo_labels(network, config, ckpt_path):

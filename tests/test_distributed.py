@@ -108,7 +108,7 @@ def test_self_training_labels_once_on_rank_0_and_both_ranks_train_on_the_labels(
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     logs = [(tmp_path / "train_parallel" / "log" / f"worker_{rank}.log").read_text() for rank in (0, 1)]
-    assert "Self-training: 20 of 40" in logs[0] and "Self-training: 20 of 40" not in logs[1]
+    assert "of 40 unlabelled reviews labelled" in logs[0] and "unlabelled reviews labelled" not in logs[1]
     for log in logs:  # teacher, then the final model on 48*2 + 20 reviews: more steps, same on both ranks
         steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps per epoch\)", log)]
         assert len(steps) == 2 and steps[1] > steps[0], steps
