@@ -2,10 +2,10 @@
 with unlabelled reviews."""
 import json
 import os
+import re
 import subprocess
 import sys
 
-import mindspore as ms
 import numpy as np
 import pytest
 
@@ -58,7 +58,7 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert len({row["id"] for row in rows}) == count  # each unlabelled review at most once
     assert all(len(row["feature"]) == row["length"] > 0 for row in rows)  # no padding stored
     # The final model saw the pseudo-labelled reviews: more steps per epoch than the teacher.
-    steps = [int(s) for s in __import__("re").findall(r"Starting Training \((\d+) steps", result.stdout)]
+    steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps", result.stdout)]
     assert len(steps) == 2 and steps[1] > steps[0], steps
     summary = json.loads((work / "run" / self_training.SUMMARY_FILE).read_text())
     assert summary["unlabelled"] == UNLABELLED and summary["count"] == count
