@@ -40,6 +40,11 @@ def mindrecord_path(preprocess_path, split):
     return os.path.join(preprocess_path, f"aclImdb_{split}.mindrecord")
 
 
+def shard_files(path):
+    """The SHARDS files write_mindrecord(path, ...) writes: path0, path1, ..."""
+    return [path + str(shard) for shard in range(SHARDS)]
+
+
 def settings_of(config):
     """What the preprocessed data depends on; a folder built from other settings is rebuilt."""
     vectors_file = word_vectors.find_vectors_file(config.glove_path, config.embed_size)
@@ -327,7 +332,7 @@ def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket
         raise errors.UserError(f"{first_file} not found: preprocess first (train.py does it)")
     files = first_file
     if extra_files:  # a list must name every shard file
-        files = [mindrecord_path(preprocess_path, split) + str(i) for i in range(SHARDS)] + list(extra_files)
+        files = shard_files(mindrecord_path(preprocess_path, split)) + list(extra_files)
     data = ds.MindDataset(files, columns_list=list(columns), shuffle=training,
                           num_shards=num_shards, shard_id=shard_id, num_parallel_workers=2)
     if training and crop_len > 0:

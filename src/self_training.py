@@ -40,7 +40,7 @@ def pseudo_labels(ckpt_path):
         return None
     with open(summary, encoding="utf-8") as file:
         count = json.load(file)["count"]
-    return [os.path.join(ckpt_path, PSEUDO_FILE) + str(shard) for shard in range(dataset.SHARDS)], count
+    return dataset.shard_files(os.path.join(ckpt_path, PSEUDO_FILE)), count
 
 
 def most_confident(probabilities, ratio):
