@@ -162,17 +162,16 @@ def split_train_valid(names, valid_ratio, seed):
     validation keeps the classes' balance: unstratified blocks gave a 56% positive validation
     split, which picked checkpoints biased to "positive" (test recall 84% neg, 92% pos).
     Files not named <id>_<rating>.txt are blocks of their own."""
-    blocks = {}
+    blocks = {}  # folder -> block key -> indices
     for index, name in enumerate(names):
         folder, _, file_name = name.rpartition("/")
         stem = file_name.split("_", 1)[0]
-        key = (folder, int(stem) // MOVIE_BLOCK) if stem.isdigit() else (name, index)
-        blocks.setdefault(key, []).append(index)
-    folders = sorted({name.rpartition("/")[0] for name in names})
+        key = int(stem) // MOVIE_BLOCK if stem.isdigit() else (name, index)
+        blocks.setdefault(folder, {}).setdefault(key, []).append(index)
     rng = np.random.default_rng(seed)
     valid = []
-    for folder in folders:
-        groups = [group for group in blocks.values() if names[group[0]].rpartition("/")[0] == folder]
+    for folder in sorted(blocks):
+        groups = list(blocks[folder].values())
         target = int(round(sum(map(len, groups)) * valid_ratio))
         taken = 0
         for group in rng.permutation(len(groups)):
