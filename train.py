@@ -120,10 +120,7 @@ def main():
 def label_unlabelled(teacher, meta):
     """Pseudo-labels from the teacher's best checkpoint, written beside the final model."""
     network = lstm.build_model(teacher, meta["vocab_size"], meta["embed_dim"])
-    best = os.path.join(teacher.ckpt_path, training.BEST_CHECKPOINT)
-    parameters = training.load_checkpoint_file(best)
-    parameters.pop(training.SETTINGS_KEY, None)
-    training.load_into(network, parameters, best)
+    training.load_network(network, os.path.join(teacher.ckpt_path, training.BEST_CHECKPOINT))
     network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
     self_training.write_pseudo_labels(network, teacher, os.path.dirname(teacher.ckpt_path))
 
@@ -147,9 +144,7 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pret
     # ---- model, loss, optimizer
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
-        parameters = training.load_checkpoint_file(config.pre_trained)
-        parameters.pop(training.SETTINGS_KEY, None)  # the network is the one this config describes
-        training.load_into(network, parameters, config.pre_trained)
+        training.load_network(network, config.pre_trained)
     train_step, rates = build_train_step(config, network, steps_per_epoch)
 
     # ---- resume

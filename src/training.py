@@ -171,6 +171,14 @@ def model_settings(shapes):
             "num_classes": decoder[0], "decoder inputs": decoder[1]}
 
 
+def load_network(network, path):
+    """Loads the model parameters of checkpoint `path` into `network`; the settings the checkpoint
+    records are not applied (the network is the one the config describes)."""
+    parameters = load_checkpoint_file(path)
+    parameters.pop(SETTINGS_KEY, None)
+    load_into(network, parameters, path)
+
+
 def load_into(network, parameters, path):
     """Loads checkpoint parameters; a checkpoint of another model is refused with a message that
     names what differs (vocabulary size, embedding size, num_hiddens, num_layers, ...)."""
