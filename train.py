@@ -150,6 +150,7 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pret
     # ---- resume
     os.makedirs(config.ckpt_path, exist_ok=True)
     initial_epoch = 0
+    average_state = None
     checkpoints = training.epoch_checkpoints(config.ckpt_path) if resume else []
     if checkpoints:  # without any, the run stopped in pre-training, which continues
         parameters = training.load_checkpoint_file(checkpoints[-1])
@@ -159,6 +160,7 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pret
         initial_epoch = int(parameters.pop("epoch_num"))
         parameters.pop(training.SETTINGS_KEY, None)
         parameters.pop("step_num", None)
+        average_state = training.WeightAverage.pop_state(parameters)
         # The LR array is rebuilt for this run's num_epochs; the restored global_step picks the
         # position in it, so the schedule continues where it stopped.
         for name in [name for name in parameters if "learning_rate" in name]:
@@ -178,12 +180,14 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pret
 
     # ---- train
     history = training.History(config.ckpt_path, resume=resume, write=is_writer)
+    average = training.WeightAverage(network, config.average_from_epoch, average_state) \
+        if config.average_from_epoch > 0 else None
     callbacks = [
         training.EpochLogger(rates, config.log_steps, history),
         training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, history,
                                        config.save_checkpoint_steps, config.keep_checkpoint_max,
                                        config.patience, write=is_writer,
-                                       settings=training.settings_record(config)),
+                                       settings=training.settings_record(config), average=average),
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)

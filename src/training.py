@@ -1,6 +1,7 @@
 """Pieces of the training loop that train.py puts together: optimizer, train step, evaluation,
 checkpoints and the per-epoch callbacks (log line, validation + best checkpoint + early stopping,
 history CSV/JSON/PNG)."""
+import contextlib
 import csv
 import glob
 import json
@@ -265,7 +266,7 @@ class History:
         self.save()
 
     def best_valid(self):
-        scores = [row["valid_acc"] for row in self.rows if "valid_acc" in row]
+        scores = [row[key] for row in self.rows for key in ("valid_acc", "valid_acc_average") if key in row]
         return max(scores) if scores else -1.0
 
     def save(self):
@@ -300,7 +301,11 @@ class History:
         loss_axis.set(xlabel="epoch", ylabel="train loss", title="training loss")
         valid = [(row["epoch"], row["valid_acc"]) for row in self.rows if "valid_acc" in row]
         if valid:
-            acc_axis.plot(*zip(*valid), marker="o", color="tab:green")
+            acc_axis.plot(*zip(*valid), marker="o", color="tab:green", label="this epoch's weights")
+        average = [(row["epoch"], row["valid_acc_average"]) for row in self.rows if "valid_acc_average" in row]
+        if average:
+            acc_axis.plot(*zip(*average), marker="s", color="tab:purple", label="weight average")
+            acc_axis.legend()
         acc_axis.set(xlabel="epoch", ylabel="validation accuracy", title="validation accuracy")
         figure.tight_layout()
         path = os.path.join(self.directory, "history.png")
@@ -309,22 +314,94 @@ class History:
         return path
 
 
+class WeightAverage:
+    """Running mean of the model weights at the end of each epoch from `first_epoch` on (stochastic
+    weight averaging, Izmailov et al. 2018). The epochs' models scatter around a good solution
+    (validation accuracy jumps by a point or more from one epoch to the next); their mean sits
+    nearer its centre. Kept in the epoch checkpoints, so --resume continues the same mean."""
+
+    PREFIX = "average."
+    COUNT_KEY = "average_count"
+
+    def __init__(self, network, first_epoch, state=None):
+        self.parameters = [p for p in network.get_parameters() if p.name.startswith(MODEL_PREFIXES)]
+        self.first_epoch, self.count, self.mean = first_epoch, 0, None
+        if state:
+            self.count = state[self.COUNT_KEY]
+            self.mean = [state[self.PREFIX + p.name].astype(np.float64) for p in self.parameters]
+
+    @classmethod
+    def pop_state(cls, parameters):
+        """Takes the mean saved in a loaded epoch checkpoint out of `parameters` (None if none)."""
+        names = [name for name in parameters if name.startswith(cls.PREFIX)]
+        if cls.COUNT_KEY not in parameters:
+            return None
+        state = {name: parameters.pop(name).asnumpy() for name in names}
+        state[cls.COUNT_KEY] = int(parameters.pop(cls.COUNT_KEY))
+        return state
+
+    def update(self, epoch):
+        """Adds the network's current weights; False before first_epoch."""
+        if epoch < self.first_epoch:
+            return False
+        self.count += 1
+        weights = [p.asnumpy().astype(np.float64) for p in self.parameters]
+        if self.mean is None:
+            self.mean = weights
+        else:
+            self.mean = [mean + (weight - mean) / self.count for mean, weight in zip(self.mean, weights)]
+        return True
+
+    def state(self):
+        """The mean as extra checkpoint entries (empty before the first update)."""
+        if self.mean is None:
+            return {}
+        return {**{self.PREFIX + p.name: ms.Tensor(mean.astype(np.float32))
+                   for p, mean in zip(self.parameters, self.mean)}, self.COUNT_KEY: self.count}
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The network holds the mean inside the `with` block, its own weights again after it."""
+        own = [p.asnumpy() for p in self.parameters]
+        for parameter, mean in zip(self.parameters, self.mean):
+            parameter.set_data(ms.Tensor(mean.astype(np.float32)))
+        try:
+            yield
+        finally:
+            for parameter, weights in zip(self.parameters, own):
+                parameter.set_data(ms.Tensor(weights))
+
+
 class CheckpointAndValidate(Callback):
-    """At each epoch end: validation accuracy, lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt
+    """At each epoch end: validation accuracy (of the epoch's weights, and of their running average
+    if `average`), lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt
     every save_checkpoint_steps (keeping keep_checkpoint_max), early stopping after `patience`
     epochs without improvement. Writes files only where `write` (rank 0)."""
 
     def __init__(self, network, train_network, directory, valid_data, history, save_steps,
-                 keep_max, patience, write=True, settings=None):
+                 keep_max, patience, write=True, settings=None, average=None):
         super().__init__()
         self.settings = settings or {}
         self.network, self.train_network = network, train_network
         self.directory, self.valid_data, self.history = directory, valid_data, history
         self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
+        self.average = average  # a WeightAverage, validated as a second candidate each epoch
         self.best = history.best_valid()
         self.stale_epochs = 0
         if write:
             remove_temporary_files(directory)
+
+    def validate(self, what, extra):
+        """Validation accuracy of the network as it is now; saved as lstm_best.ckpt if the best yet."""
+        accuracy = evaluate(self.network, self.valid_data)["acc"]
+        improved = accuracy > self.best
+        print(f"{what}: {accuracy:.4f}{' (best so far)' if improved else ''}", flush=True)
+        if improved:
+            self.best = accuracy
+            if self.write:
+                save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
+                                       {**extra, "valid_acc": accuracy, **self.settings})
+        return accuracy, improved
 
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()
@@ -336,22 +413,21 @@ class CheckpointAndValidate(Callback):
             save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
                                    {"epoch_num": epoch, **self.settings})
         if self.valid_data is not None:
-            metrics = evaluate(self.network, self.valid_data)
-            values["valid_acc"] = metrics["acc"]
-            improved = metrics["acc"] > self.best
-            print(f"epoch: {epoch} valid acc: {metrics['acc']:.4f}"
-                  f"{' (best so far)' if improved else ''}", flush=True)
-            if improved:
-                self.best, self.stale_epochs = metrics["acc"], 0
-                if self.write:
-                    save_checkpoint_atomic(self.network, os.path.join(self.directory, BEST_CHECKPOINT),
-                                           {"epoch_num": epoch, "valid_acc": metrics["acc"], **self.settings})
-            else:
-                self.stale_epochs += 1
+            values["valid_acc"], improved = self.validate(f"epoch: {epoch} valid acc", {"epoch_num": epoch})
+            if self.average is not None and self.average.update(epoch):
+                first = self.average.first_epoch
+                with self.average.swapped_in():
+                    values["valid_acc_average"], average_improved = self.validate(
+                        f"epoch: {epoch} valid acc of the weight average of epochs {first}-{epoch}",
+                        {"epoch_num": epoch, "averaged_from_epoch": first})
+                improved = improved or average_improved
+            self.stale_epochs = 0 if improved else self.stale_epochs + 1
         crossed = step // self.save_steps != (step - params.batch_num) // self.save_steps
         if self.write and (crossed or epoch == params.epoch_num or self.stale_epochs >= self.patience > 0):
             path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}-{epoch}_{params.batch_num}.ckpt")
-            save_checkpoint_atomic(self.train_network, path, {"epoch_num": epoch, "step_num": step, **self.settings})
+            average = self.average.state() if self.average is not None else {}
+            save_checkpoint_atomic(self.train_network, path,
+                                   {"epoch_num": epoch, "step_num": step, **self.settings, **average})
             for old in epoch_checkpoints(self.directory)[:-self.keep_max]:
                 os.remove(old)
         self.history.update_last(**values)

@@ -81,3 +81,52 @@ def test_without_validation_the_last_epoch_is_the_one_to_use(data):
     output, history = train(work, corpus, "novalid", "--num_epochs=2", "--optimizer=adam", "--valid_ratio=0")
     assert "valid acc" not in output and [row["epoch"] for row in history] == [1, 2]
     assert (work / "novalid" / "ckpt" / "lstm_best.ckpt").is_file()
+
+
+def test_weight_average_is_validated_each_epoch_and_continues_after_resume(data):
+    import mindspore as ms
+
+    work, corpus = data
+    options = ("--num_epochs=2", "--optimizer=adam", "--average_from_epoch=1", "--save_checkpoint_steps=1")
+    output, history = train(work, corpus, "average", *options)
+    assert "valid acc of the weight average of epochs 1-2" in output
+    # the average of epoch 1 alone is epoch 1's weights
+    assert history[0]["valid_acc_average"] == history[0]["valid_acc"]
+    assert (work / "average" / "ckpt" / "history.png").is_file()
+    output, history = train(work, corpus, "average", *options[1:], "--num_epochs=3", "--resume=True")
+    assert [row["epoch"] for row in history] == [1, 2, 3] and all("valid_acc_average" in row for row in history)
+    last = ms.load_checkpoint(str(work / "average" / "ckpt" / sorted(
+        name for name in os.listdir(work / "average" / "ckpt") if name.startswith("lstm-3_"))[0]))
+    assert int(last["average_count"].asnumpy()) == 3  # epochs 1 and 2 from the checkpoint, then 3
+    best = ms.load_checkpoint(str(work / "average" / "ckpt" / "lstm_best.ckpt"))
+    assert float(best["valid_acc"].asnumpy()) == pytest.approx(
+        max(row[key] for row in history for key in ("valid_acc", "valid_acc_average")))
+
+
+def test_weight_average_is_the_running_mean_and_swaps_back():
+    import mindspore as ms
+    from mindspore import nn
+    from src import training
+
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.decoder = nn.Dense(3, 2)
+
+    network = Net()
+    weight = network.decoder.weight
+    average = training.WeightAverage(network, first_epoch=2)
+    for epoch, value in enumerate([5.0, 1.0, 2.0, 6.0], start=1):
+        weight.set_data(ms.Tensor(np.full((2, 3), value, np.float32)))
+        assert average.update(epoch) == (epoch >= 2)
+    with average.swapped_in():
+        np.testing.assert_allclose(weight.asnumpy(), np.full((2, 3), 3.0))  # mean of epochs 2-4
+    np.testing.assert_array_equal(weight.asnumpy(), np.full((2, 3), 6.0))
+    # saved with a checkpoint and read back, the mean goes on from where it was
+    state = {name: ms.Parameter(value) if isinstance(value, ms.Tensor) else value
+             for name, value in average.state().items()}
+    restored = training.WeightAverage(network, 2, training.WeightAverage.pop_state(state))
+    assert state == {} and restored.count == 3
+    restored.update(5)  # weights still 6.0
+    with restored.swapped_in():
+        np.testing.assert_allclose(weight.asnumpy(), np.full((2, 3), 3.75))
