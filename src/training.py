@@ -414,7 +414,9 @@ class CheckpointAndValidate(Callback):
                                    {"epoch_num": epoch, **self.settings})
         if self.valid_data is not None:
             values["valid_acc"], improved = self.validate(f"epoch: {epoch} valid acc", {"epoch_num": epoch})
-            if self.average is not None and self.average.update(epoch):
+            if self.average is not None:
+                self.average.update(epoch)
+            if self.average is not None and self.average.count > 1:  # the mean of one epoch is that epoch
                 first = self.average.first_epoch
                 with self.average.swapped_in():
                     values["valid_acc_average"], average_improved = self.validate(

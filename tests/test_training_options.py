@@ -90,17 +90,17 @@ def test_weight_average_is_validated_each_epoch_and_continues_after_resume(data)
     options = ("--num_epochs=2", "--optimizer=adam", "--average_from_epoch=1", "--save_checkpoint_steps=1")
     output, history = train(work, corpus, "average", *options)
     assert "valid acc of the weight average of epochs 1-2" in output
-    # the average of epoch 1 alone is epoch 1's weights
-    assert history[0]["valid_acc_average"] == history[0]["valid_acc"]
+    # the average of epoch 1 alone is epoch 1's weights: not validated twice
+    assert "valid_acc_average" not in history[0] and "valid_acc_average" in history[1]
     assert (work / "average" / "ckpt" / "history.png").is_file()
     output, history = train(work, corpus, "average", *options[1:], "--num_epochs=3", "--resume=True")
-    assert [row["epoch"] for row in history] == [1, 2, 3] and all("valid_acc_average" in row for row in history)
+    assert [row["epoch"] for row in history] == [1, 2, 3] and all("valid_acc_average" in row for row in history[1:])
     last = ms.load_checkpoint(str(work / "average" / "ckpt" / sorted(
         name for name in os.listdir(work / "average" / "ckpt") if name.startswith("lstm-3_"))[0]))
     assert int(last["average_count"].asnumpy()) == 3  # epochs 1 and 2 from the checkpoint, then 3
     best = ms.load_checkpoint(str(work / "average" / "ckpt" / "lstm_best.ckpt"))
     assert float(best["valid_acc"].asnumpy()) == pytest.approx(
-        max(row[key] for row in history for key in ("valid_acc", "valid_acc_average")))
+        max(row[key] for row in history for key in ("valid_acc", "valid_acc_average") if key in row))
 
 
 def test_weight_average_is_the_running_mean_and_swaps_back():
