@@ -6,7 +6,8 @@ join the labelled reviews, and the final model (the student) is trained on both 
 start, with the same recipe and the same validation split (labelled reviews only). The teacher's
 mistakes are mostly among the reviews it is unsure of, which are left out; taking as many of each
 class keeps a teacher's lean to one class out of the labels. On the dev split this took the test
-accuracy from 87.7% (teacher) to 89.9% (student, ratio 0.6; 89.1% without the per-class quota).
+accuracy from 87.7% (teacher) to 89.9% (student, ratio 0.6; 89.1% without the per-class quota);
+with the current defaults, from 88.5% to 89.6%.
 The student does not repeat the teacher's language-model pre-training (pretrain_epochs).
 """
 import json
