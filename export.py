@@ -1,7 +1,7 @@
 """Export a SentimentNet checkpoint to MINDIR, ONNX or AIR for deployment.
 
     python export.py --ckpt_file=./ckpt_lstm/lstm_best.ckpt --file_name=lstm --file_format=MINDIR \
-        --preprocess_path=./preprocess [--batch_size=64 --max_len=500]
+        --preprocess_path=./preprocess [--batch_size=64 --max_len=1000]
 
 Writes <file_name>.mindir/.onnx/.air with a fixed int32 input "token_ids" [batch_size, max_len]
 (ONNX graphs are fixed to the example shape anyway, and the inference app feeds full batches),

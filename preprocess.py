@@ -1,7 +1,7 @@
 """Test reviews -> fixed-shape int32 batches for the inference app (step 1 of run_infer_310.sh).
 
     python preprocess.py --preprocess_path=./preprocess --result_path=./preprocess_Result/ \
-        --batch_size=64 --max_len=500      # the input shape the model was exported with
+        --batch_size=64 --max_len=1000     # the input shape the model was exported with
 
 Writes into result_path:
     00_data/LSTM_data_bs<B>_<i>.bin  int32 [B, max_len] token ids padded with 0 (raw, C order);
