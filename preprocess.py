@@ -30,14 +30,8 @@ def batch_file_name(batch_size, index):
 
 def read_test_reviews(preprocess_path):
     """[(token ids, label)] of the test split, in file order."""
-    import mindspore.dataset as ds
-
-    first_file = dataset.mindrecord_path(preprocess_path, "test") + "0"
-    if not os.path.isfile(first_file):
-        raise errors.UserError(f"{first_file} not found: pass the --preprocess_path that train.py wrote")
-    rows = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=False)
-    return [(feature.tolist(), int(label))
-            for feature, label in rows.create_tuple_iterator(output_numpy=True, num_epochs=1)]
+    features, labels = dataset.read_reviews(preprocess_path, "test")
+    return [(feature.tolist(), int(label)) for feature, label in zip(features, labels)]
 
 
 def main():

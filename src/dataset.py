@@ -260,6 +260,21 @@ def load_lm_text(preprocess_path):
     return _load_array(preprocess_path, LM_FILE)
 
 
+def read_reviews(preprocess_path, split):
+    """(token id arrays, labels) of a preprocessed split, in file order."""
+    import mindspore.dataset as ds
+
+    first_file = mindrecord_path(preprocess_path, split) + "0"
+    if not os.path.isfile(first_file):
+        raise errors.UserError(f"{first_file} not found: pass the --preprocess_path that train.py wrote")
+    rows = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=False)
+    features, labels = [], []
+    for feature, label in rows.create_tuple_iterator(output_numpy=True, num_epochs=1):
+        features.append(feature)
+        labels.append(int(label))
+    return features, np.asarray(labels, np.int32)
+
+
 def write_mindrecord(path, rows, count, description):
     from mindspore.mindrecord import FileWriter
 
