@@ -62,6 +62,37 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert len(steps) == 2 and steps[1] > steps[0], steps
     summary = json.loads((work / "run" / self_training.SUMMARY_FILE).read_text())
     assert summary["unlabelled"] == UNLABELLED and summary["count"] == count
+    assert summary["ngram"] is True and "n-gram logistic regression trained on" in result.stdout
+
+
+class UndecidedNetwork:
+    """Stands in for the teacher LSTM: probability 1/2 for every review."""
+
+    def set_train(self, mode):
+        pass
+
+    def __call__(self, features):
+        return type("Logits", (), {"asnumpy": lambda self: np.zeros((features.shape[0], 2), np.float32)})()
+
+
+def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
+    from easydict import EasyDict
+    from src import dataset, ngram
+    work, corpus = workspace
+    result = train(work, corpus, "teacher_alone", "--pseudo_label_ngram=False", "--num_epochs=1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "n-gram" not in result.stdout
+    assert json.loads((work / "teacher_alone" / self_training.SUMMARY_FILE).read_text())["ngram"] is False
+
+    # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.
+    config = EasyDict(preprocess_path=str(work / "preprocess"), batch_size=8, max_len=40, bucket_width=8,
+                      pseudo_label_ratio=1.0, pseudo_label_ngram=True)
+    self_training.write_pseudo_labels(UndecidedNetwork(), config, str(tmp_path))
+    rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
+    model = ngram.fit(*dataset.read_reviews(config.preprocess_path, "train"))
+    expected = ngram.positive_probability(model, [row["feature"] for row in rows]) > 0.5
+    assert len(rows) > 0
+    np.testing.assert_array_equal([row["label"] for row in rows], expected.astype(int))
 
 
 def test_resume_after_the_teacher_continues_the_final_model_only(workspace):

@@ -1,0 +1,37 @@
+"""Self-training's second teacher: logistic regression on TF-IDF weighted unigrams and bigrams.
+
+It reads the same token ids as the LSTM (the preprocessed training reviews) and makes its
+mistakes on other reviews, so the mean of the two models' probabilities labels the unlabelled
+reviews better than either. On the dev split's validation reviews: the LSTM teacher 90.1%, this
+model 91.2%, their mean 91.6%. scikit-learn does the counting, weighting and fitting (about 10 s
+here for 17,770 reviews and 315,000 n-grams).
+"""
+import numpy as np
+
+# Inverse regularisation strength, chosen on the validation split (C=1: 90.1%, 4: 91.2%,
+# 16: 90.7%, 64: 90.8%); trigrams and Naive Bayes weighting (NBSVM) did no better there.
+C = 4.0
+
+
+def _as_text(features):
+    """Token id arrays -> space-separated strings, the input scikit-learn's vectorizers read."""
+    return [" ".join(map(str, feature)) for feature in features]
+
+
+def fit(features, labels):
+    """The model trained on token id arrays `features` and their 0/1 `labels`."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        # min_df=2: an n-gram of a single review says nothing about the others
+        TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", min_df=2, sublinear_tf=True,
+                        dtype=np.float32),
+        LogisticRegression(C=C, max_iter=1000))
+    return model.fit(_as_text(features), np.asarray(labels))
+
+
+def positive_probability(model, features):
+    """Probability of the positive class for each token id array of `features`."""
+    return model.predict_proba(_as_text(features))[:, 1]
