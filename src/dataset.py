@@ -286,9 +286,10 @@ def write_mindrecord(path, rows, count, description):
         for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
             row["length"] = len(row["feature"])
             batch.append(row)
-            if len(batch) == 4096:
-                writer.write_raw_data(batch)
-                batch = []
+        # One call: rows given in several calls are laid out over the shards in an order that
+        # changes from run to run, and the seeded shuffle (which permutes positions) with them.
+        # In one call they are read back in the order written. Holding them costs little: the
+        # token ids of the 50,000 unlabelled reviews are 55 MB.
         if batch:
             writer.write_raw_data(batch)
         writer.commit()
