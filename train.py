@@ -6,7 +6,8 @@ Preprocesses once (reused while the settings match; --preprocess=True forces it)
 with Model.train, validating on a split carved from train after every epoch. Writes into ckpt_path:
 lstm-<epoch>_<step>.ckpt, lstm_best.ckpt (best validation accuracy), history.json/.csv/.png.
 With self-training (pseudo_label_ratio > 0) a first model is trained the same way into
-ckpt_path/teacher/, labels the unlabelled reviews (ckpt_path/pseudo_labels.*), and the model in
+ckpt_path/teacher/, labels the unlabelled reviews together with an n-gram logistic regression
+(ckpt_path/pseudo_labels.*; src/ngram.py), and the model in
 ckpt_path is trained on the labelled and pseudo-labelled reviews (src/self_training.py).
 """
 import os
