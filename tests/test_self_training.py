@@ -79,14 +79,12 @@ def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
     from easydict import EasyDict
     from src import dataset, ngram
     work, corpus = workspace
-    result = train(work, corpus, "teacher_alone", "--pseudo_label_ngram=False", "--num_epochs=1")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "n-gram" not in result.stdout
-    assert json.loads((work / "teacher_alone" / self_training.SUMMARY_FILE).read_text())["ngram"] is False
-
+    config = EasyDict(aclimdb_path=corpus, glove_path=str(work / "glove"), embed_size=8,
+                      preprocess_path=str(tmp_path / "preprocess"), max_len=40, min_freq=1, max_vocab=0,
+                      valid_ratio=0.1, seed=1, pretrain_epochs=0, pseudo_label_ratio=1.0,
+                      pseudo_label_ngram=True, batch_size=8, bucket_width=8)
+    dataset.prepare(config)
     # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.
-    config = EasyDict(preprocess_path=str(work / "preprocess"), batch_size=8, max_len=40, bucket_width=8,
-                      pseudo_label_ratio=1.0, pseudo_label_ngram=True)
     self_training.write_pseudo_labels(UndecidedNetwork(), config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
     model = ngram.fit(*dataset.read_reviews(config.preprocess_path, "train"))
@@ -111,15 +109,18 @@ def test_resume_after_the_teacher_continues_the_final_model_only(workspace):
 
 def test_a_run_stopped_while_labelling_resumes_with_the_labelling(workspace):
     work, corpus = workspace
-    assert train(work, corpus, "labelling").returncode == 0
+    teacher_alone = "--pseudo_label_ngram=False"
+    assert train(work, corpus, "labelling", teacher_alone).returncode == 0
     run = work / "labelling"
     for name in os.listdir(run):  # as if stopped after the teacher, before the labels were complete
         if name.startswith("pseudo_labels") or name.startswith("lstm") or name.startswith("history"):
             os.remove(run / name)
-    result = train(work, corpus, "labelling", "--resume=True")
+    result = train(work, corpus, "labelling", "--resume=True", teacher_alone)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "the first model (teacher)" not in result.stdout and "of 60 unlabelled reviews labelled" in result.stdout
     assert (run / "lstm_best.ckpt").is_file()
+    assert "n-gram" not in result.stdout
+    assert json.loads((run / self_training.SUMMARY_FILE).read_text())["ngram"] is False
 
 
 def test_self_training_without_unlabelled_reviews_is_one_line(tmp_path):
