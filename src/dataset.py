@@ -282,16 +282,16 @@ def write_mindrecord(path, rows, count, description):
         writer = FileWriter(path, shard_num=SHARDS, overwrite=True)
         writer.add_schema(SCHEMA, "nlp_schema")
         writer.add_index(["id", "label"])
-        batch = []
+        all_rows = []
         for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
             row["length"] = len(row["feature"])
-            batch.append(row)
+            all_rows.append(row)
         # One call: rows given in several calls are laid out over the shards in an order that
         # changes from run to run, and the seeded shuffle (which permutes positions) with them.
-        # In one call they are read back in the order written. Holding them costs little: the
+        # In one call they are read back in the order all_rows. Holding them costs little: the
         # token ids of the 50,000 unlabelled reviews are 55 MB.
-        if batch:
-            writer.write_raw_data(batch)
+        if all_rows:
+            writer.write_raw_data(all_rows)
         writer.commit()
     except RuntimeError as error:
         # MindRecord reports a full disk as a RuntimeError wrapped in a C++ call stack: keep its
