@@ -288,7 +288,7 @@ def write_mindrecord(path, rows, count, description):
             all_rows.append(row)
         # One call: rows given in several calls are laid out over the shards in an order that
         # changes from run to run, and the seeded shuffle (which permutes positions) with them.
-        # In one call they are read back in the order all_rows. Holding them costs little: the
+        # In one call they are read back in the order written. Holding them costs little: the
         # token ids of the 50,000 unlabelled reviews are 55 MB.
         if all_rows:
             writer.write_raw_data(all_rows)
