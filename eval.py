@@ -8,16 +8,13 @@ reference's format and writes them to metrics_file (JSON).
 import json
 import os
 
-import mindspore as ms
-
-from src import config as config_module, dataset, distributed, errors, lstm, training
+from src import checkpoint, config as config_module, dataset, device, errors, training
 
 
 def main():
     config = config_module.load_config()
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, distributed.device_id(config))
-    ms.set_context(mode=ms.GRAPH_MODE)
+    device.setup(config)
 
     # The checkpoint's embedding rows follow the vocabulary of the preprocessed folder; ids are
     # deterministic, so a rebuilt folder from the same data and settings matches as well.
@@ -31,11 +28,7 @@ def main():
             f"{config.preprocess_path} was preprocessed with max_len={meta['settings']['max_len']}, "
             f"the config says {config.max_len}: pass --max_len={meta['settings']['max_len']} "
             "or --preprocess=True")
-    parameters = training.load_checkpoint_file(config.ckpt_file)
-    config = training.apply_model_settings(config, parameters, config.ckpt_file)
-    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
-    training.load_into(network, parameters, config.ckpt_file)
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    config, network = checkpoint.load_network(config, config.ckpt_file, meta["vocab_size"], meta["embed_dim"])
     test_data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size,
                                        training=False, max_len=config.max_len,
                                        bucket_width=config.bucket_width)

@@ -15,7 +15,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src import config as config_module, dataset, distributed, errors, inference, lstm, text, training
+from src import checkpoint, config as config_module, dataset, device, errors, inference, text
 
 PARITY_TOLERANCE = 1e-4  # max abs logit difference accepted between export and checkpoint
 
@@ -79,19 +79,14 @@ def main():
         raise errors.UserError("AIR export needs the Ascend backend (--device_target=Ascend on an Ascend "
                                "machine); use --file_format=MINDIR or ONNX here")
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, distributed.device_id(config))
-    ms.set_context(mode=ms.GRAPH_MODE)
+    device.setup(config)
 
     meta = dataset.load_meta(config.preprocess_path)
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
     if len(vocabulary) != meta["vocab_size"]:
         raise errors.UserError(f"{config.preprocess_path}: vocab.txt has {len(vocabulary)} words, "
                                f"meta.json says {meta['vocab_size']}; preprocess again")
-    parameters = training.load_checkpoint_file(config.ckpt_file)
-    config = training.apply_model_settings(config, parameters, config.ckpt_file)
-    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
-    training.load_into(network, parameters, config.ckpt_file)
-    network.set_train(False)
+    config, network = checkpoint.load_network(config, config.ckpt_file, meta["vocab_size"], meta["embed_dim"])
 
     extension = inference.EXPORT_EXTENSIONS[config.file_format]
     stem = config.file_name[:-len(extension)] if config.file_name.endswith(extension) else config.file_name

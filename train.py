@@ -19,9 +19,8 @@ from easydict import EasyDict
 from mindspore import nn
 from mindspore.train import Model
 
-from src import config as config_module, dataset, errors, lr_schedule, lstm, training
-from src import distributed, modelarts, pretrain, self_training
-from src import lock as lock_module
+from src import checkpoint, config as config_module, dataset, device, distributed, errors, history
+from src import lock as lock_module, lr_schedule, lstm, modelarts, self_training, training
 
 
 def learning_rates(config, steps_per_epoch):
@@ -29,7 +28,7 @@ def learning_rates(config, steps_per_epoch):
     total = steps_per_epoch * config.num_epochs
     if not config.dynamic_lr:
         return np.full(total, config.learning_rate, np.float32)
-    return lr_schedule.get_lr(0, config.lr_init, config.lr_end, config.lr_max, config.warmup_epochs,
+    return lr_schedule.get_lr(config.lr_init, config.lr_end, config.lr_max, config.warmup_epochs,
                               config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
@@ -51,12 +50,7 @@ def build_train_step(config, network, steps_per_epoch):
     """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     rates = learning_rates(config, steps_per_epoch)
-    embedding_rates = None
-    if config.trainable_embedding and config.freeze_embedding_epochs > 0:
-        embedding_rates = rates.copy()
-        embedding_rates[: config.freeze_embedding_epochs * steps_per_epoch] = 0.0
-        embedding_rates = ms.Tensor(embedding_rates)
-    optimizer = training.make_optimizer(config, network, ms.Tensor(rates), embedding_rates)
+    optimizer = training.make_optimizer(config, network, ms.Tensor(rates))
     train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
     # Training batches come in a few fixed shapes (see dataset.create_dataset), each compiled
     # once (~3 s) into a static graph: 1.9x faster per step here than one dynamic-shape graph.
@@ -66,19 +60,15 @@ def build_train_step(config, network, steps_per_epoch):
 
 
 def has_run(ckpt_path):
-    """Whether ckpt_path holds checkpoints of a run (epochs, or language-model pre-training)."""
-    return bool(training.epoch_checkpoints(ckpt_path)) or \
-        os.path.isfile(os.path.join(ckpt_path, pretrain.LM_CHECKPOINT))
+    """Whether ckpt_path holds epoch checkpoints of a run."""
+    return bool(checkpoint.epoch_checkpoints(ckpt_path))
 
 
 def main():
     config = config_module.load_config()
     modelarts.sync_inputs(config)
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
-    ms.set_device(config.device_target, distributed.device_id(config))
-    ms.set_context(mode=ms.GRAPH_MODE)
-    if config.enable_graph_kernel and config.device_target == "GPU":
-        ms.set_context(enable_graph_kernel=True)  # kernel fusion, as the reference: GPU only
+    device.setup(config)
     ms.set_seed(config.seed)
     ds.config.set_seed(config.seed)
     rank, group_size = distributed.setup_distributed(config)
@@ -114,19 +104,18 @@ def main():
         print("============== Self-training: the final model, on labelled and pseudo-labelled "
               "reviews ==============", flush=True)
         train_model(config, meta, rank, group_size, resume=config.resume and has_run(config.ckpt_path),
-                    pseudo_labels=pseudo_labels, pretrain_first=False)
+                    pseudo_labels=pseudo_labels)
     modelarts.sync_outputs(config)
 
 
 def label_unlabelled(teacher, meta):
     """Pseudo-labels from the teacher's best checkpoint, written beside the final model."""
-    network = lstm.build_model(teacher, meta["vocab_size"], meta["embed_dim"])
-    training.load_network(network, os.path.join(teacher.ckpt_path, training.BEST_CHECKPOINT))
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    _, network = checkpoint.load_network(teacher, os.path.join(teacher.ckpt_path, checkpoint.BEST),
+                                         meta["vocab_size"], meta["embed_dim"])
     self_training.write_pseudo_labels(network, teacher, os.path.dirname(teacher.ckpt_path))
 
 
-def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pretrain_first=True):
+def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
     """One model trained into config.ckpt_path (continuing its last checkpoint if `resume`)."""
     is_writer = rank == 0
     weight = dataset.load_weight(config.preprocess_path)
@@ -145,57 +134,29 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None, pret
     # ---- model, loss, optimizer
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
-        training.load_network(network, config.pre_trained)
+        checkpoint.load_weights(network, config.pre_trained)
     train_step, rates = build_train_step(config, network, steps_per_epoch)
 
-    # ---- resume
+    # ---- resume, history, weight average
     os.makedirs(config.ckpt_path, exist_ok=True)
-    initial_epoch = 0
-    average_state = None
-    checkpoints = training.epoch_checkpoints(config.ckpt_path) if resume else []
-    if checkpoints:  # without any, the run stopped in pre-training, which continues
-        parameters = training.load_checkpoint_file(checkpoints[-1])
-        if "epoch_num" not in parameters:
-            raise errors.UserError(f"--resume: {checkpoints[-1]} was not written by train.py (it has "
-                                   "no epoch number); move it out of ckpt_path or use --pre_trained")
-        initial_epoch = int(parameters.pop("epoch_num"))
-        parameters.pop(training.SETTINGS_KEY, None)
-        parameters.pop("step_num", None)
-        average_state = training.WeightAverage.pop_state(parameters)
-        # The LR array is rebuilt for this run's num_epochs; the restored global_step picks the
-        # position in it, so the schedule continues where it stopped.
-        for name in [name for name in parameters if "learning_rate" in name]:
-            parameters.pop(name)
-        training.load_into(train_step, parameters, checkpoints[-1])
-        print(f"Resuming from {checkpoints[-1]} (epoch {initial_epoch})")
-        if initial_epoch >= config.num_epochs:
-            raise errors.UserError(f"{checkpoints[-1]} already finished {initial_epoch} epochs; "
-                                   "raise --num_epochs to train further")
-
-    # ---- language-model pre-training (skipped when resuming a run already past it)
-    if config.pretrain_epochs > 0 and initial_epoch == 0 and pretrain_first:
-        if config.pre_trained:
-            print(f"note: pretrain_epochs={config.pretrain_epochs} ignored: starting from {config.pre_trained}")
-        else:
-            pretrain.pretrain(config, network, rank, group_size)
-
-    # ---- train
-    history = training.History(config.ckpt_path, resume=resume, write=is_writer)
+    epochs_done, average_state = checkpoint.restore_run(train_step, config.ckpt_path, config.num_epochs) \
+        if resume else (0, None)
+    run_history = history.History(config.ckpt_path, epochs_done, write=is_writer)
     average = training.WeightAverage(network, config.average_from_epoch, average_state) \
         if config.average_from_epoch > 0 else None
     callbacks = [
-        training.EpochLogger(rates, config.log_steps, history),
-        training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, history,
+        training.EpochLogger(rates, config.log_steps, run_history),
+        training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_data, run_history,
                                        config.save_checkpoint_steps, config.keep_checkpoint_max,
                                        config.patience, write=is_writer,
-                                       settings=training.settings_record(config), average=average),
+                                       architecture=checkpoint.architecture_entry(config), average=average),
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)
     profiler = ms.Profiler(output_path=os.path.join(config.ckpt_path, "profiler")) \
         if config.enable_profiling else None
     model.train(config.num_epochs, train_data, callbacks=callbacks, dataset_sink_mode=False,
-                initial_epoch=initial_epoch)
+                initial_epoch=epochs_done)
     if profiler is not None:
         profiler.analyse()
         print(f"Profile written to {os.path.join(config.ckpt_path, 'profiler')}")

@@ -6,8 +6,6 @@ Preprocessing writes into <preprocess_path>:
                    label -1) for self-training
     vocab.txt      one token per line, line number = id (0 <pad>, 1 <unk>)
     weight.npy     the embedding matrix, float32 [vocab size, dim] (np.load, no pickle)
-    lm_tokens.npy  with pretrain_epochs > 0: token ids of the training reviews and the unlabelled
-                   ones (train/unsup), one int32 stream, for language-model pre-training
     meta.json      the settings it was built from and what it found; written last
 The rows are token ids truncated to max_len but not padded: the reader pads each batch to its
 length bucket (training: the bucket's upper length; evaluation: the longest review in the
@@ -16,7 +14,6 @@ Everything is written to a temporary folder that is renamed into place when comp
 interrupted run never leaves a folder that looks finished.
 """
 import glob
-import itertools
 import json
 import os
 import shutil
@@ -33,7 +30,6 @@ SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
 SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
           "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
 META_FILE, VOCAB_FILE, WEIGHT_FILE = "meta.json", "vocab.txt", "weight.npy"
-LM_FILE = "lm_tokens.npy"
 
 
 def mindrecord_path(preprocess_path, split):
@@ -54,7 +50,7 @@ def settings_of(config):
             "vectors_file_size": os.path.getsize(vectors_file),
             "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
             "valid_ratio": config.valid_ratio, "seed": config.seed,
-            "lm_text": config.pretrain_epochs > 0, "unsup": config.pseudo_label_ratio > 0}
+            "unsup": config.pseudo_label_ratio > 0}
 
 
 def load_meta(preprocess_path):
@@ -214,28 +210,19 @@ def _build(config, settings, folder):
                      "feature": np.asarray(vocabulary.encode(tokens[source][i], config.max_len), np.int32)}
                     for i in indices)
             counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
-    unsup_tokens = None
-    if settings["lm_text"] or settings["unsup"]:
+    if settings["unsup"]:
         try:
             unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
         except errors.UserError as error:
-            needs = [] if not settings["unsup"] else ["--pseudo_label_ratio=0"]
-            needs += [] if not settings["lm_text"] else ["--pretrain_epochs=0"]
-            raise errors.UserError(f"{error}: self-training and language-model pre-training read the "
-                                   f"unlabelled reviews; pass {' '.join(needs)} to train without") from None
-        unsup_tokens = [text.tokenize(review.text) for review in
-                        tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2)]
-    if settings["unsup"]:
+            raise errors.UserError(f"{error}: self-training reads the unlabelled reviews; pass "
+                                   "--pseudo_label_ratio=0 to train without them") from None
         rows = ({"id": index, "label": imdb.UNLABELLED,
-                 "feature": np.asarray(vocabulary.encode(tokens, config.max_len), np.int32)}
-                for index, tokens in enumerate(unsup_tokens))
-        counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(unsup_tokens), "unsup")
-    lm_tokens = 0
-    if settings["lm_text"]:
-        lm_tokens = _write_lm_text(vocabulary, [tokens["train"][i] for i in train_ids], unsup_tokens, folder)
+                 "feature": np.asarray(vocabulary.encode(text.tokenize(review.text), config.max_len), np.int32)}
+                for index, review in enumerate(unlabelled))
+        counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(unlabelled), "unsup")
     lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
     meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
-            "words_with_vector": found, "counts": counts, "lm_tokens": lm_tokens,
+            "words_with_vector": found, "counts": counts,
             "undecodable_files": stats.undecodable_files, "empty_reviews": stats.empty_files,
             "mean_train_length": float(np.mean(lengths)), "seconds": round(time.time() - started, 1)}
     if stats.undecodable_files:
@@ -244,20 +231,6 @@ def _build(config, settings, folder):
         json.dump(meta, file, indent=2)
     print(f"Preprocessed {counts} reviews in {meta['seconds']} s; vocabulary {len(vocabulary)} words")
     return meta
-
-
-def _write_lm_text(vocabulary, train_tokens, unlabelled, folder):
-    """The training reviews (not validation or test) and the unlabelled ones as one stream of
-    token ids, untruncated, for language-model pre-training; returns its length."""
-    stream = np.fromiter((token_id for tokens in itertools.chain(train_tokens, unlabelled)
-                          for token_id in vocabulary.encode(tokens, None)), np.int32)
-    np.save(os.path.join(folder, LM_FILE), stream)
-    return len(stream)
-
-
-def load_lm_text(preprocess_path):
-    """The token stream _write_lm_text saved."""
-    return _load_array(preprocess_path, LM_FILE)
 
 
 def read_reviews(preprocess_path, split):

@@ -15,14 +15,6 @@ from src import dataset, errors
 _RUNNING, _DONE, _FAILED = 0, 1, 2
 
 
-def device_id(config):
-    """The id for ms.set_device. None lets MindSpore choose: on CPU, and under msrun, which gives
-    each worker its own device (an explicit 0 would put every worker on device 0)."""
-    if config.device_target == "CPU" or (config.distribute and os.getenv("MS_ROLE")):
-        return None
-    return config.device_id
-
-
 def setup_distributed(config):
     """Returns (rank, group_size); (0, 1) when config.distribute is off."""
     if not config.distribute:

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from src import download, errors, text
+from src import device, download, errors, text
 
 LABELS = ("negative", "positive")  # index = label id (src/imdb.py: neg 0, pos 1)
 INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"
@@ -170,7 +170,7 @@ def _mindir_runner(model_path, sidecar, config):
     import mindspore as ms
     from mindspore import nn
 
-    _set_mindspore_context(config)
+    device.setup(config)
     try:
         graph = nn.GraphCell(ms.load(model_path))
     except (RuntimeError, ValueError) as error:
@@ -180,7 +180,7 @@ def _mindir_runner(model_path, sidecar, config):
 
 def _checkpoint_predictor(model_path, config):
     import mindspore as ms
-    from src import dataset, lstm, training
+    from src import checkpoint, dataset
 
     if not os.path.isfile(os.path.join(config.preprocess_path, dataset.META_FILE)):
         raise errors.UserError(
@@ -191,32 +191,13 @@ def _checkpoint_predictor(model_path, config):
         raise errors.UserError(f"{config.preprocess_path} was built with another tokenizer version; "
                                "preprocess again")
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
-    _set_mindspore_context(config)
-    parameters = training.load_checkpoint_file(model_path)
-    config = training.apply_model_settings(config, parameters, model_path)
-    network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
-    training.load_into(network, parameters, model_path)
-    network.set_train(False)
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all shapes
+    device.setup(config)
+    config, network = checkpoint.load_network(config, model_path, meta["vocab_size"], meta["embed_dim"])
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
     # Reviews are cut where preprocessing cut them for training and evaluation.
     return Predictor(vocabulary, meta["settings"]["max_len"], config.batch_size,
                      lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
 
-
-
-def _set_mindspore_context(config):
-    import mindspore as ms
-    from src import distributed
-
-    try:
-        ms.set_device(config.device_target, distributed.device_id(config))
-    except RuntimeError:
-        # The runtime of this process already ran kernels (a second predictor, or a test
-        # process): the device can no longer change, and the one in use is kept.
-        pass
-    # GRAPH_MODE always: PyNative kernels fail on this stack (MindSpore 2.10 built against NumPy 1.x).
-    ms.set_context(mode=ms.GRAPH_MODE)
 
 
 def timed(function, *args):

@@ -4,13 +4,12 @@ import math
 import numpy as np
 
 
-def get_lr(global_step, lr_init, lr_end, lr_max, warmup_epochs, total_epochs, steps_per_epoch,
+def get_lr(lr_init, lr_end, lr_max, warmup_epochs, total_epochs, steps_per_epoch,
            lr_adjust_epoch):
     """The reference schedule, step i of total = steps_per_epoch * total_epochs:
       1) i < warmup:  linear from lr_init to lr_max;
       2) i < adjust:  cosine from lr_max down to lr_end (adjust = lr_adjust_epoch epochs);
-      3) otherwise:   lr_end.
-    Returns the array from global_step on."""
+      3) otherwise:   lr_end."""
     total = steps_per_epoch * total_epochs
     warmup = steps_per_epoch * warmup_epochs
     adjust = steps_per_epoch * lr_adjust_epoch
@@ -24,4 +23,4 @@ def get_lr(global_step, lr_init, lr_end, lr_max, warmup_epochs, total_epochs, st
         else:
             rate = lr_end
         rates.append(max(rate, 0.0))
-    return np.array(rates, dtype=np.float32)[global_step:]
+    return np.array(rates, dtype=np.float32)

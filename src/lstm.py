@@ -40,26 +40,9 @@ class Dropout(nn.Cell):
         return x * mask / self.keep
 
 
-class WordDropout(nn.Cell):
-    """Replaces each real token by <unk> with probability p (training only), so the classifier
-    cannot lean on single words, such as the names of the movies it was trained on."""
-
-    def __init__(self, p, site):
-        super().__init__()
-        self.p = p
-        self.uniform = ops.UniformReal(seed=ms.get_seed() or 0, seed2=site + 1)
-
-    def construct(self, token_ids):
-        if not self.training:
-            return token_ids
-        dropped = ops.logical_and(self.uniform(token_ids.shape) < self.p, token_ids != text.PAD_ID)
-        return ops.where(dropped, ops.full_like(token_ids, text.UNK_ID), token_ids)
-
-
 class SentimentNet(nn.Cell):
     def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, bidirectional, num_classes,
-                 weight=None, pooling="max_mean", dropout=0.0, trainable_embedding=False,
-                 word_dropout=0.0):
+                 weight=None, pooling="max_mean", dropout=0.0, trainable_embedding=False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -81,7 +64,6 @@ class SentimentNet(nn.Cell):
         # on the order the graph happens to run them in.
         self.dropouts = nn.CellList([Dropout(dropout, site) if dropout > 0 else nn.Identity()
                                      for site in range(num_layers + 1)])
-        self.word_dropout = WordDropout(word_dropout, site=50) if word_dropout > 0 else nn.Identity()
         features = directions * num_hiddens * (1 if pooling in ("max", "mean") else 2)
         self.decoder = nn.Dense(features, num_classes)
 
@@ -92,7 +74,7 @@ class SentimentNet(nn.Cell):
         valid = ops.logical_or(token_ids != text.PAD_ID, positions == 0)  # [batch, length]
         # int64: ONNX's ReverseSequence only takes int64 lengths.
         lengths = valid.astype(ms.int64).sum(1)
-        x = self.dropouts[0](self.embedding(self.word_dropout(token_ids)))  # [batch, length, embed]
+        x = self.dropouts[0](self.embedding(token_ids))  # [batch, length, embed]
         for layer in range(len(self.forward_layers)):
             forward, _ = self.forward_layers[layer](x)
             if self.bidirectional:
@@ -128,5 +110,4 @@ def build_model(config, vocab_size, embed_dim, weight=None):
                         num_hiddens=config.num_hiddens, num_layers=config.num_layers,
                         bidirectional=config.bidirectional, num_classes=config.num_classes,
                         weight=weight, pooling=config.pooling, dropout=config.dropout,
-                        word_dropout=config.word_dropout,
                         trainable_embedding=config.trainable_embedding)

@@ -1,4 +1,4 @@
-"""Self-training on the unlabelled reviews (aclImdb train/unsup, 50,000 of them).
+"""Self-training on the unlabelled reviews (aclImdb train/unsup).
 
 train.py first trains a model on the labelled reviews (the teacher, in <ckpt_path>/teacher/). Its
 best checkpoint labels every unlabelled review, together with a bag-of-n-grams model trained on
@@ -7,11 +7,7 @@ the pseudo_label_ratio most confidently classified join the labelled reviews, an
 (the student) is trained on both from a fresh start, with the same recipe and the same
 validation split (labelled reviews only). The teachers' mistakes are mostly among the reviews
 they are unsure of, which are left out; taking as many of each class keeps a teacher's lean to
-one class out of the labels. On the dev split the LSTM teacher alone took the test accuracy from
-87.7% (teacher) to 89.9% (student, ratio 0.6; 89.1% without the per-class quota), and at ratio
-1.0 from 88.5% to 89.4%. With the n-gram model labelling too (the default), three runs went from
-88.9%, 88.6% and 88.5% (teachers) to 90.2%, 89.9% and 90.6% (students).
-The student does not repeat the teacher's language-model pre-training (pretrain_epochs).
+one class out of the labels. What it bought is in docs/results.md.
 """
 import json
 import os

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -80,3 +81,72 @@ def test_standalone_file_keeps_defaults_for_keys_it_leaves_out(tmp_path):
 def test_values_out_of_range_are_one_line_errors(argument):
     with pytest.raises(errors.UserError, match="out of range"):
         config_module.load_config([argument])
+
+
+def test_every_key_has_help_and_every_number_an_allowed_range():
+    schema = config_module.Schema()
+    assert set(schema.helps) == set(schema.defaults)
+    assert set(schema.allowed) <= set(schema.defaults)
+    numbers = {key for key, value in schema.defaults.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    assert numbers <= set(schema.allowed), numbers - set(schema.allowed)
+    for key, value in schema.defaults.items():
+        schema.check(key, value)  # every default is allowed
+
+
+@pytest.mark.parametrize("argument, message", [
+    ("--learning_rate=nan", "--learning_rate=nan is not a finite number"),
+    ("--grad_clip=inf", "--grad_clip=inf is not a finite number"),
+    ("--seed=-1", "--seed=-1 is out of range: it must lie in [0, 2147483647]"),
+    ("--num_classes=1", "out of range"),
+    ("--momentum=1.5", "out of range"),
+    ("--embed_size=0", "out of range"),
+    ("--warmup_epochs=-2", "out of range"),
+    ("--log_steps=-1", "out of range"),
+    ("--device_num=0", "out of range"),
+])
+def test_every_number_is_checked_against_its_range(argument, message):
+    with pytest.raises(errors.UserError, match=re.escape(message)):
+        config_module.load_config([argument])
+
+
+def test_nan_in_a_config_file_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("learning_rate: .nan\n")
+    with pytest.raises(errors.UserError, match="not a finite number"):
+        config_module.load_config([f"--config_path={path}"])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("num_epochs: 3\n".encode("utf-16"), "is not UTF-8 text"),
+    (b"base_config: c.yaml\nnum_epochs: 3\n", "is its own base_config"),
+    (b"a: &x [1, 1, 1]\nb: [*x, *x, *x]\n", "uses a YAML alias"),
+    (b"num_epochs: [1, 2]\n", "key 'num_epochs' expects an integer"),
+    (b"aclimdb_path: {a: 1}\n", "key 'aclimdb_path' expects text"),
+])
+def test_broken_config_files_are_one_line_errors(tmp_path, content, message):
+    (tmp_path / "c.yaml").write_bytes(content)
+    with pytest.raises(errors.UserError, match=re.escape(message)):
+        config_module.load_config([f"--config_path={tmp_path / 'c.yaml'}"])
+
+
+def test_base_config_cycle_is_named(tmp_path):
+    (tmp_path / "a.yaml").write_text("base_config: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base_config: a.yaml\n")
+    with pytest.raises(errors.UserError, match=r"a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        config_module.load_config([f"--config_path={tmp_path / 'a.yaml'}"])
+
+
+def test_cpu_defaults_are_local_paths_and_cloud_paths_stay_in_the_ascend_configs():
+    config = config_module.load_config([])
+    assert config.glove_path.startswith("./") and config.preprocess_path.startswith("./")
+    ascend = config_module.load_config([f"--config_path={ROOT}/config_ascend.yaml"])
+    assert ascend.preprocess_path.startswith("/cache/")
+
+
+def test_help_lists_data_keys_first_and_cloud_keys_last():
+    result = subprocess.run([sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    keys = [line.split("=")[0].strip() for line in result.stdout.splitlines()[1:]]
+    assert keys[0] == "--aclimdb_path" and keys[-1] == "--checkpoint_file"
+    assert "[range: [0, 1)]" in result.stdout and "[choices: ['momentum', 'adam', 'adamw']]" in result.stdout

@@ -11,7 +11,7 @@ from src import dataset, errors, imdb, text
 def make_config(corpus, glove_dir, preprocess_path, **overrides):
     values = dict(aclimdb_path=corpus, glove_path=glove_dir, embed_size=8,
                   preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                  valid_ratio=0.25, seed=1, pretrain_epochs=0, pseudo_label_ratio=0.0)
+                  valid_ratio=0.25, seed=1, pseudo_label_ratio=0.0)
     values.update(overrides)
     return EasyDict(values)
 

@@ -10,7 +10,7 @@ ms.set_context(mode=ms.GRAPH_MODE)
 
 def small_config(**overrides):
     values = dict(num_hiddens=4, num_layers=2, bidirectional=True, num_classes=2,
-                  pooling="max_mean", dropout=0.0, trainable_embedding=False, word_dropout=0.0)
+                  pooling="max_mean", dropout=0.0, trainable_embedding=False)
     values.update(overrides)
     return EasyDict(values)
 
@@ -57,18 +57,3 @@ def test_parameter_count_matches_reference_shapes():
     network = lstm.build_model(small_config(num_hiddens=100, pooling="first_last"), 10, 300)
     count = sum(int(np.prod(p.shape)) for p in network.trainable_params())
     assert count == 563_200 + 802
-
-
-def test_word_dropout_replaces_real_words_by_unk_in_training_only():
-    ms.set_seed(0)
-    drop = lstm.WordDropout(0.5, site=0)
-    ids = np.zeros((4, 200), np.int32)
-    ids[:, :150] = np.random.default_rng(0).integers(2, 30, (4, 150))
-    drop.set_train(True)
-    dropped = drop(ms.Tensor(ids)).asnumpy()
-    changed = dropped != ids
-    assert (dropped[changed] == 1).all()  # replaced by <unk>
-    assert not changed[:, 150:].any()  # padding stays padding
-    assert 0.4 < changed[:, :150].mean() < 0.6
-    drop.set_train(False)
-    np.testing.assert_array_equal(drop(ms.Tensor(ids)).asnumpy(), ids)

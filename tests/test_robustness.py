@@ -20,7 +20,7 @@ import pytest
 from easydict import EasyDict
 
 from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace
-from src import config as config_module, dataset, errors, imdb, lock, training, word_vectors
+from src import checkpoint, config as config_module, dataset, errors, history, imdb, lock, word_vectors
 
 TINY = TINY_TRAINING
 MODEL = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
@@ -97,7 +97,7 @@ def checkpoint_names(folder):
 def preprocess_config(data, corpus, preprocess_path):
     return EasyDict(aclimdb_path=corpus, glove_path=str(data[0] / "glove"), embed_size=8,
                     preprocess_path=str(preprocess_path), max_len=12, min_freq=1, max_vocab=0,
-                    valid_ratio=0.0, seed=1, pretrain_epochs=0, pseudo_label_ratio=0.0)
+                    valid_ratio=0.0, seed=1, pseudo_label_ratio=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -140,25 +140,25 @@ def test_killed_preprocessing_leaves_no_finished_folder_and_is_rebuilt(killed):
 def test_killed_checkpoint_write_leaves_only_complete_checkpoints(killed):
     assert killed["second"].returncode == -signal.SIGKILL
     folder = killed["work"] / "ckpt"
-    epoch_checkpoints = [os.path.basename(path) for path in training.epoch_checkpoints(str(folder))]
+    epoch_checkpoints = [os.path.basename(path) for path in checkpoint.epoch_checkpoints(str(folder))]
     assert len(epoch_checkpoints) == 1 and epoch_checkpoints[0].startswith("lstm-1_")
     assert any(name.startswith("lstm-2_") and ".tmp." in name for name in os.listdir(folder))
     for name in checkpoint_names(folder):
         if ".tmp." not in name:
-            training.load_checkpoint_file(str(folder / name))  # complete and CRC-checked
+            checkpoint.read(str(folder / name))  # complete and CRC-checked
 
 
 def test_resume_after_sigkill_continues_from_the_last_complete_checkpoint(killed):
     folder = killed["work"] / "ckpt"
-    last = training.epoch_checkpoints(str(folder))[-1]
+    last = checkpoint.epoch_checkpoints(str(folder))[-1]
     result = ok(subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *killed["arguments"],
                                 "--resume=True"], capture_output=True, text=True, timeout=300))
     assert f"Resuming from {last} (epoch 1)" in result.stdout  # the killed run's .lock did not block
     assert "epoch: 2 step: " in result.stdout and "epoch: 3 step: " in result.stdout
     assert "epoch: 1 step: " not in result.stdout
     assert not [name for name in os.listdir(folder) if ".tmp" in name or name == lock.LOCK_FILE]
-    history = json.loads((folder / training.HISTORY_FILE).read_text())
-    assert [row["epoch"] for row in history] == [1, 2, 3]
+    rows = json.loads((folder / history.FILE).read_text())
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
 
 
 # ---- Interruptions: a second run on the same output folder; SIGKILL at an arbitrary moment
@@ -173,7 +173,7 @@ def test_second_run_on_the_same_folder_is_refused_and_a_killed_run_leaves_comple
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while not training.epoch_checkpoints(str(folder)):
+        while not checkpoint.epoch_checkpoints(str(folder)):
             assert first.poll() is None and time.time() < deadline, "the first run ended or stalled"
             time.sleep(0.2)
         files_before = sorted(os.listdir(folder))
@@ -187,7 +187,7 @@ def test_second_run_on_the_same_folder_is_refused_and_a_killed_run_leaves_comple
         first.wait()
     for name in checkpoint_names(folder):
         if ".tmp." not in name:
-            training.load_checkpoint_file(str(folder / name))
+            checkpoint.read(str(folder / name))
 
 
 def test_lock_is_released_when_its_holder_dies(tmp_path):
@@ -361,7 +361,7 @@ def build_network(vocab_size=30, embed_size=8, **settings):
 
 def save_model(path, **settings):
     """A SentimentNet checkpoint of the given shape, written as train.py writes them."""
-    training.save_checkpoint_atomic(build_network(**settings), str(path))
+    checkpoint.save(build_network(**settings), str(path))
 
 
 @pytest.mark.parametrize("trained_with, loaded_with, expected", [
@@ -377,7 +377,7 @@ def test_checkpoint_of_another_model_names_the_mismatch(tmp_path, trained_with, 
     path = tmp_path / "other.ckpt"
     save_model(path, **trained_with)
     network = build_network(**loaded_with)
-    message = user_error(training.load_into, network, training.load_checkpoint_file(str(path)), str(path))
+    message = user_error(checkpoint.load_into, network, checkpoint.read(str(path)), str(path))
     assert message.startswith(f"checkpoint {path} was trained with another model: ") and expected in message
 
 
@@ -403,7 +403,7 @@ def test_missing_or_damaged_checkpoints(tmp_path, case, expected):
         path.write_bytes(b"\x08\x07\x12\x09MindSpore\x1a\x062.10.0")  # how an ONNX ModelProto starts
     elif case != "missing":
         path.write_bytes(b"" if case == "empty" else content)
-    message = user_error(training.load_checkpoint_file, str(path))
+    message = user_error(checkpoint.read, str(path))
     assert str(path) in message and expected in message
 
 
@@ -411,7 +411,7 @@ def test_missing_or_damaged_checkpoints(tmp_path, case, expected):
 def trained(killed):
     """The preprocessed folder and checkpoints of the killed-and-resumed run."""
     work = killed["work"]
-    return {"preprocess": work / "preprocess", "checkpoint": work / "ckpt" / training.BEST_CHECKPOINT}
+    return {"preprocess": work / "preprocess", "checkpoint": work / "ckpt" / checkpoint.BEST}
 
 
 def test_checkpoint_problems_through_eval_and_predict(trained, tmp_path):
@@ -476,9 +476,9 @@ def test_full_disk_while_writing_checkpoints_and_history(tmp_path, full_disk):
     assert f"cannot write checkpoint {full_disk / 'lstm_best.ckpt'}: No space left on device" in message
     assert os.listdir(full_disk) == []  # neither the checkpoint nor MindSpore's temporary files
     (full_disk / "filler").write_bytes(bytes(12 * 1024 - 1))
-    history = training.History(str(full_disk))
-    history.add({"epoch": 1, "loss": 0.5})
-    assert "history.json: No space left on device" in user_error(history.save)
+    rows = history.History(str(full_disk))
+    rows.add({"epoch": 1, "loss": 0.5})
+    assert "history.json: No space left on device" in user_error(rows.save)
     assert os.listdir(full_disk) == ["filler"]
 
 
@@ -557,11 +557,11 @@ def test_checkpoint_carries_its_model_settings(tmp_path):
 
     config = config_module.load_config(["--num_hiddens=8", "--pooling=mean", "--num_layers=1"])
     network = lstm.build_model(config, 30, 8)
-    training.save_checkpoint_atomic(network, str(tmp_path / "m.ckpt"), training.settings_record(config))
-    parameters = training.load_checkpoint_file(str(tmp_path / "m.ckpt"))
-    rebuilt = training.apply_model_settings(config_module.load_config([]), parameters, "m.ckpt")
+    checkpoint.save(network, str(tmp_path / "m.ckpt"), checkpoint.architecture_entry(config))
+    parameters = checkpoint.read(str(tmp_path / "m.ckpt"))
+    rebuilt = checkpoint.apply_architecture(config_module.load_config([]), parameters, "m.ckpt")
     assert (rebuilt.num_hiddens, rebuilt.pooling, rebuilt.num_layers) == (8, "mean", 1)
-    training.load_into(lstm.build_model(rebuilt, 30, 8), parameters, "m.ckpt")
+    checkpoint.load_into(lstm.build_model(rebuilt, 30, 8), parameters, "m.ckpt")
 
 
 def test_too_few_reviews_for_one_full_batch_is_one_line(data, tmp_path):

@@ -81,7 +81,7 @@ def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
     work, corpus = workspace
     config = EasyDict(aclimdb_path=corpus, glove_path=str(work / "glove"), embed_size=8,
                       preprocess_path=str(tmp_path / "preprocess"), max_len=40, min_freq=1, max_vocab=0,
-                      valid_ratio=0.1, seed=1, pretrain_epochs=0, pseudo_label_ratio=1.0,
+                      valid_ratio=0.1, seed=1, pseudo_label_ratio=1.0,
                       pseudo_label_ngram=True, batch_size=8, bucket_width=8)
     dataset.prepare(config)
     # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.

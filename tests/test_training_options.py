@@ -62,20 +62,6 @@ def test_optimizers_with_clipping_decay_and_dynamic_lr(data, optimizer):
     assert history[1]["lr"] < 0.05
 
 
-def test_embedding_frozen_for_the_first_epochs(data):
-    import mindspore as ms
-
-    work, corpus = data
-    train(work, corpus, "freeze", "--num_epochs=1", "--optimizer=adam", "--trainable_embedding=True",
-          "--freeze_embedding_epochs=1")
-    trained = ms.load_checkpoint(str(work / "freeze" / "ckpt" / "lstm_best.ckpt"))
-    initial = np.load(work / "freeze" / "preprocess" / "weight.npy")
-    np.testing.assert_array_equal(trained["embedding.embedding_table"].asnumpy(), initial)
-    train(work, corpus, "thaw", "--num_epochs=1", "--optimizer=adam", "--trainable_embedding=True")
-    thawed = ms.load_checkpoint(str(work / "thaw" / "ckpt" / "lstm_best.ckpt"))
-    assert not np.array_equal(thawed["embedding.embedding_table"].asnumpy(), initial)
-
-
 def test_without_validation_the_last_epoch_is_the_one_to_use(data):
     work, corpus = data
     output, history = train(work, corpus, "novalid", "--num_epochs=2", "--optimizer=adam", "--valid_ratio=0")
@@ -125,8 +111,8 @@ def test_weight_average_is_the_running_mean_and_swaps_back():
     # saved with a checkpoint and read back, the mean goes on from where it was
     state = {name: ms.Parameter(value) if isinstance(value, ms.Tensor) else value
              for name, value in average.state().items()}
-    restored = training.WeightAverage(network, 2, training.WeightAverage.pop_state(state))
-    assert state == {} and restored.count == 3
+    restored = training.WeightAverage(network, 2, state)
+    assert restored.count == 3
     restored.update(5)  # weights still 6.0
     with restored.swapped_in():
         np.testing.assert_allclose(weight.asnumpy(), np.full((2, 3), 3.75))
