@@ -1,8 +1,13 @@
 """Tiny synthetic aclImdb corpora and GloVe files, made at test time (no real data in tests)."""
 import gzip
+import json
 import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -95,3 +100,115 @@ def glove_dir(tmp_path):
     directory.mkdir()
     make_glove(str(directory / "glove.6B.8d.txt"))
     return str(directory)
+
+
+# ---- Runs shared by the whole session
+
+def shared_folder(tmp_path_factory, name, build):
+    """A folder that `build(folder)` fills once per test session, also when pytest-xdist runs the
+    tests in several worker processes (they wait on a lock while the first one builds it)."""
+    import fcntl
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent / f"shared-{run_id}" if run_id else base / "shared"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed in another worker
+            folder.mkdir()
+            build(folder)
+            (folder / ".complete").write_text("")
+    return folder
+
+
+def run_script(script, *arguments, cwd, env=None):
+    """bash scripts/<script> ... from `cwd`, as a user runs it."""
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", script), *arguments], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def run_python(script, *arguments, cwd=None, stdin=None):
+    """python <project script> ... (outside the checkout by default)."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=cwd or tempfile.gettempdir(),
+                          input=stdin, capture_output=True, text=True, timeout=600)
+
+
+def ok(result):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+UNLABELLED = 40  # unlabelled reviews of the shared run's corpus
+SELF_TRAINING = ["--num_epochs=2", *TINY_TRAINING, "--pseudo_label_ratio=0.5"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The README's main job on a tiny corpus, once for the whole session: run_train_cpu.sh with
+    the default recipe (a teacher, the labelling of the unlabelled reviews, the final model) from
+    a folder outside the project. Tests that would change it work on a copy (copy_run)."""
+    def build(folder):
+        data = folder / "data"
+        corpus = make_corpus(str(data), unsup=UNLABELLED)
+        os.makedirs(data / "glove")
+        make_glove(str(data / "glove" / "glove.6B.8d.txt"))
+        (folder / "work").mkdir()
+        result = ok(run_script("run_train_cpu.sh", corpus, str(data / "glove"), *SELF_TRAINING, cwd=folder / "work"))
+        (folder / "train_output.txt").write_text(result.stdout)
+
+    folder = shared_folder(tmp_path_factory, "tiny_run", build)
+    return run_in(folder / "work", folder)
+
+
+def run_in(work, folder):
+    return SimpleNamespace(work=work, corpus=str(folder / "data" / "aclImdb"), glove=str(folder / "data" / "glove"),
+                           preprocess=work / "preprocess", ckpt=work / "train" / "ckpt_lstm",
+                           best=work / "train" / "ckpt_lstm" / "lstm_best.ckpt",
+                           output=(folder / "train_output.txt").read_text())
+
+
+def copy_run(run, destination):
+    """A copy of the shared run's outputs (preprocessed folder, checkpoints) to change freely;
+    the corpus and vectors stay where they are, so the preprocessed folder still matches them."""
+    shutil.copytree(run.work, destination / "work", symlinks=True)
+    copied = SimpleNamespace(**vars(run))
+    copied.work, copied.preprocess = destination / "work", destination / "work" / "preprocess"
+    copied.ckpt = destination / "work" / "train" / "ckpt_lstm"
+    copied.best = copied.ckpt / "lstm_best.ckpt"
+    return copied
+
+
+def train_in_process(preprocess_path, ckpt_path, *options, resume=False):
+    """train.train_model on an existing preprocessed folder, in this process: no process start and
+    no MindSpore import per run. Returns the history rows."""
+    import mindspore as ms
+    import mindspore.dataset as ds
+    import train
+    from src import config as config_module, dataset, device
+
+    config = config_module.load_config([f"--preprocess_path={preprocess_path}", f"--ckpt_path={ckpt_path}",
+                                        *TINY_TRAINING, *options])
+    device.setup(config)
+    ms.set_seed(config.seed)
+    ds.config.set_seed(config.seed)
+    train.train_model(config, dataset.load_meta(preprocess_path), 0, 1, resume=resume)
+    with open(os.path.join(ckpt_path, "history.json"), encoding="utf-8") as file:
+        return json.load(file)
+
+
+@pytest.fixture(scope="session")
+def tiny_preprocessed(tmp_path_factory):
+    """A preprocessed tiny corpus (no unlabelled reviews) for in-process training runs."""
+    def build(folder):
+        from src import config as config_module, dataset
+
+        corpus, glove = make_workspace(folder)
+        for name, valid_ratio in (("preprocess", 0.1), ("preprocess_no_valid", 0.0)):
+            dataset.prepare(config_module.load_config([
+                f"--aclimdb_path={corpus}", f"--glove_path={glove}", f"--preprocess_path={folder / name}",
+                f"--valid_ratio={valid_ratio}", *TINY_TRAINING]))
+
+    return shared_folder(tmp_path_factory, "tiny_preprocessed", build)

@@ -212,7 +212,7 @@ def test_distribute_without_a_launcher_is_one_line(monkeypatch):
 @pytest.mark.parametrize("name, count", [("run_distribute_train_cpu.sh", 3),
                                          ("run_distribute_train_gpu.sh", 3),
                                          ("run_distribute_train_ascend.sh", 4)])
-def test_scripts_print_usage_on_wrong_arguments(tmp_path, name, count):
+def test_distribute_scripts_print_usage_and_check_the_worker_count(tmp_path, name, count):
     result = subprocess.run(["bash", script(name)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("Usage: bash " + name)
     result = subprocess.run(["bash", script(name), *(["two"] * count)], cwd=tmp_path,

@@ -1,79 +1,61 @@
-"""The README's main job on a tiny corpus: run_train_cpu.sh -> run_eval_cpu.sh -> metrics JSON,
-run from a directory other than the project, as a user would."""
+"""The README's main job on a tiny corpus: run_train_cpu.sh (the shared session run, tiny_run) ->
+run_eval_cpu.sh -> metrics JSON, run from a folder other than the project, as a user would."""
 import json
 import os
 import re
-import subprocess
 
-import pytest
-
-from conftest import ROOT, TINY_TRAINING, make_workspace
-
-TINY = TINY_TRAINING
+from conftest import TINY_TRAINING, copy_run, ok, run_script
 
 
 def steps_per_epoch(output):
-    return int(re.search(r"Starting Training \((\d+) steps per epoch\)", output).group(1))
+    """Steps per epoch of each model the run trained (teacher first)."""
+    return [int(n) for n in re.findall(r"Starting Training \((\d+) steps per epoch\)", output)]
 
 
-def run(script, *arguments, cwd):
-    return subprocess.run(["bash", os.path.join(ROOT, "scripts", script), *arguments], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+def test_training_writes_checkpoints_history_and_log(tiny_run):
+    names = sorted(os.listdir(tiny_run.ckpt))
+    final_steps = steps_per_epoch(tiny_run.output)[-1]
+    assert {"history.csv", "history.json", "history.png", "lstm_best.ckpt", "teacher"} <= set(names)
+    assert [name for name in names if name.startswith("lstm-")] == [f"lstm-2_{final_steps}.ckpt"]
+    for folder in (tiny_run.ckpt, tiny_run.ckpt / "teacher"):
+        history = json.loads((folder / "history.json").read_text())
+        assert [row["epoch"] for row in history] == [1, 2]
+        assert all({"loss", "valid_acc", "lr", "seconds", "samples_per_second"} <= set(row) for row in history)
+    assert "epoch: 1 step: " in tiny_run.output and "samples/s" in tiny_run.output
+    assert (tiny_run.work / "train" / "log.txt").read_text().count("Training Success") == 2  # teacher, final
+    assert (tiny_run.preprocess / "vocab.txt").is_file()
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    work = tmp_path_factory.mktemp("run")
-    corpus, _ = make_workspace(work)
-    result = run("run_train_cpu.sh", corpus, str(work / "glove"), "--num_epochs=2", *TINY, cwd=work)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return work, corpus, result.stdout
-
-
-def test_training_writes_checkpoints_history_and_log(trained):
-    work, _, output = trained
-    checkpoints = work / "train" / "ckpt_lstm"
-    names = sorted(os.listdir(checkpoints))
-    assert names[:3] == ["history.csv", "history.json", "history.png"] and names[-1] == "lstm_best.ckpt"
-    assert [name for name in names if name.startswith("lstm-")] == [f"lstm-2_{steps_per_epoch(output)}.ckpt"]
-    history = json.loads((checkpoints / "history.json").read_text())
-    assert [row["epoch"] for row in history] == [1, 2]
-    assert all({"loss", "valid_acc", "lr", "seconds", "samples_per_second"} <= set(row) for row in history)
-    assert "epoch: 1 step: " in output and "samples/s" in output
-    assert (work / "train" / "log.txt").read_text().count("Training Success") == 1
-    assert (work / "preprocess" / "vocab.txt").is_file()
-
-
-def test_eval_scores_every_test_review_and_writes_json(trained):
-    work, corpus, _ = trained
-    checkpoint = work / "train" / "ckpt_lstm" / "lstm_best.ckpt"
-    result = run("run_eval_cpu.sh", corpus, str(work / "glove"), str(checkpoint), *TINY, cwd=work)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_eval_scores_every_test_review_and_writes_json(tiny_run):
+    result = ok(run_script("run_eval_cpu.sh", tiny_run.corpus, tiny_run.glove, str(tiny_run.best), *TINY_TRAINING,
+                           cwd=tiny_run.work))
     assert "============== {'acc': " in result.stdout
-    metrics = json.loads((work / "eval" / "eval_metrics.json").read_text())
+    metrics = json.loads((tiny_run.work / "eval" / "eval_metrics.json").read_text())
     assert metrics["reviews"] == 24 and 0.0 <= metrics["acc"] <= 1.0
     assert len(metrics["recall"]) == 2 and len(metrics["f1"]) == 2
 
 
-def test_resume_continues_from_the_last_checkpoint(trained):
-    work, corpus, _ = trained
-    result = run("run_train_cpu.sh", corpus, str(work / "glove"), "--num_epochs=3", "--resume=True",
-                 *TINY, cwd=work)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_resume_continues_the_final_model_from_its_last_checkpoint(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    teacher_best, labels = run.ckpt / "teacher" / "lstm_best.ckpt", run.ckpt / "pseudo_labels.json"
+    before = (teacher_best.stat().st_mtime_ns, labels.stat().st_mtime_ns)
+    result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *TINY_TRAINING, "--pseudo_label_ratio=0.5",
+                           "--num_epochs=3", "--resume=True", cwd=run.work))
     assert "Resuming from" in result.stdout and "epoch: 3 step: " in result.stdout
-    assert "epoch: 1 step" not in result.stdout
-    history = json.loads((work / "train" / "ckpt_lstm" / "history.json").read_text())
+    assert "epoch: 1 step" not in result.stdout and "the first model (teacher)" not in result.stdout
+    assert (teacher_best.stat().st_mtime_ns, labels.stat().st_mtime_ns) == before  # finished stages stay
+    history = json.loads((run.ckpt / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
 
 
 def test_scripts_print_usage_on_wrong_arguments(tmp_path):
     for script in ("run_train_cpu.sh", "run_eval_cpu.sh", "run_train_gpu.sh", "run_eval_ascend.sh"):
-        result = run(script, cwd=tmp_path)
-        assert result.returncode == 2 and result.stderr.startswith("Usage: bash " + script)
+        result = run_script(script, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.startswith("Usage: bash " + script), script
 
 
-def test_a_new_run_refuses_a_folder_with_an_earlier_runs_checkpoints(trained):
-    work, corpus, _ = trained
-    result = run("run_train_cpu.sh", corpus, str(work / "glove"), "--num_epochs=1", *TINY, cwd=work)
+def test_a_new_run_refuses_a_folder_with_an_earlier_runs_checkpoints(tiny_run):
+    result = run_script("run_train_cpu.sh", tiny_run.corpus, tiny_run.glove, *TINY_TRAINING, "--num_epochs=1",
+                        cwd=tiny_run.work)
     assert result.returncode == 2
     assert "holds checkpoints of an earlier run; pass --resume=True" in result.stdout

@@ -1,36 +1,14 @@
-"""Self-training (src/self_training.py): teacher -> pseudo-labels -> final model, on a tiny corpus
-with unlabelled reviews."""
+"""Self-training (src/self_training.py): teacher -> pseudo-labels -> final model, on the shared
+tiny run (tiny_run: a corpus with unlabelled reviews)."""
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove
-from src import self_training
-
-UNLABELLED = 60
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    work = tmp_path_factory.mktemp("self_training")
-    corpus = make_corpus(str(work), unsup=UNLABELLED)
-    os.makedirs(work / "glove")
-    make_glove(str(work / "glove" / "glove.6B.8d.txt"))
-    return work, corpus
-
-
-def train(work, corpus, name, *options):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "train.py"), f"--aclimdb_path={corpus}",
-         f"--glove_path={work / 'glove'}", f"--preprocess_path={work / 'preprocess'}",
-         f"--ckpt_path={work / name}", *TINY_TRAINING, "--pseudo_label_ratio=0.5", "--num_epochs=2",
-         *options],
-        capture_output=True, text=True, timeout=300)
+from conftest import SELF_TRAINING, UNLABELLED, copy_run, ok, run_script
+from src import config as config_module, dataset, errors, self_training
 
 
 def read_rows(files):
@@ -43,14 +21,10 @@ def read_rows(files):
     return rows
 
 
-def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_on_them(workspace):
-    work, corpus = workspace
-    result = train(work, corpus, "run")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    teacher = work / "run" / self_training.TEACHER_FOLDER
+def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_on_them(tiny_run):
+    teacher = tiny_run.ckpt / self_training.TEACHER_FOLDER
     assert (teacher / "lstm_best.ckpt").is_file() and (teacher / "history.json").is_file()
-    assert (work / "run" / "lstm_best.ckpt").is_file() and (work / "run" / "history.json").is_file()
-    files, count = self_training.pseudo_labels(str(work / "run"))
+    files, count = self_training.pseudo_labels(str(tiny_run.ckpt))
     rows = read_rows(files)
     assert len(rows) == count and {row["label"] for row in rows} <= {0, 1}
     per_class = [sum(row["label"] == label for row in rows) for label in (0, 1)]
@@ -58,11 +32,11 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert len({row["id"] for row in rows}) == count  # each unlabelled review at most once
     assert all(len(row["feature"]) == row["length"] > 0 for row in rows)  # no padding stored
     # The final model saw the pseudo-labelled reviews: more steps per epoch than the teacher.
-    steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps", result.stdout)]
+    steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps", tiny_run.output)]
     assert len(steps) == 2 and steps[1] > steps[0], steps
-    summary = json.loads((work / "run" / self_training.SUMMARY_FILE).read_text())
+    summary = json.loads((tiny_run.ckpt / self_training.SUMMARY_FILE).read_text())
     assert summary["unlabelled"] == UNLABELLED and summary["count"] == count
-    assert summary["ngram"] is True and "n-gram logistic regression trained on" in result.stdout
+    assert summary["ngram"] is True and "n-gram logistic regression trained on" in tiny_run.output
 
 
 class UndecidedNetwork:
@@ -75,15 +49,9 @@ class UndecidedNetwork:
         return type("Logits", (), {"asnumpy": lambda self: np.zeros((features.shape[0], 2), np.float32)})()
 
 
-def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
-    from easydict import EasyDict
-    from src import dataset, ngram
-    work, corpus = workspace
-    config = EasyDict(aclimdb_path=corpus, glove_path=str(work / "glove"), embed_size=8,
-                      preprocess_path=str(tmp_path / "preprocess"), max_len=40, min_freq=1, max_vocab=0,
-                      valid_ratio=0.1, seed=1, pseudo_label_ratio=1.0,
-                      pseudo_label_ngram=True, batch_size=8, bucket_width=8)
-    dataset.prepare(config)
+def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path):
+    from src import ngram
+    config = config_module.load_config([f"--preprocess_path={tiny_run.preprocess}", *SELF_TRAINING])
     # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.
     self_training.write_pseudo_labels(UndecidedNetwork(), config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
@@ -93,44 +61,28 @@ def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
     np.testing.assert_array_equal([row["label"] for row in rows], expected.astype(int))
 
 
-def test_resume_after_the_teacher_continues_the_final_model_only(workspace):
-    work, corpus = workspace
-    assert train(work, corpus, "resumed").returncode == 0
-    teacher_best = work / "resumed" / self_training.TEACHER_FOLDER / "lstm_best.ckpt"
-    labels = work / "resumed" / self_training.SUMMARY_FILE
-    before = (teacher_best.stat().st_mtime_ns, labels.stat().st_mtime_ns)
-    result = train(work, corpus, "resumed", "--resume=True", "--num_epochs=3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "the first model (teacher)" not in result.stdout
-    assert (teacher_best.stat().st_mtime_ns, labels.stat().st_mtime_ns) == before
-    history = json.loads((work / "resumed" / "history.json").read_text())
-    assert [row["epoch"] for row in history] == [1, 2, 3]
-
-
-def test_a_run_stopped_while_labelling_resumes_with_the_labelling(workspace):
-    work, corpus = workspace
+def test_a_run_stopped_while_labelling_resumes_with_the_labelling(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    for name in os.listdir(run.ckpt):  # as if stopped after the teacher, before the labels were complete
+        if name.startswith(("pseudo_labels", "lstm", "history")):
+            os.remove(run.ckpt / name)
     teacher_alone = "--pseudo_label_ngram=False"
-    assert train(work, corpus, "labelling", teacher_alone).returncode == 0
-    run = work / "labelling"
-    for name in os.listdir(run):  # as if stopped after the teacher, before the labels were complete
-        if name.startswith("pseudo_labels") or name.startswith("lstm") or name.startswith("history"):
-            os.remove(run / name)
-    result = train(work, corpus, "labelling", "--resume=True", teacher_alone)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "the first model (teacher)" not in result.stdout and "of 60 unlabelled reviews labelled" in result.stdout
-    assert (run / "lstm_best.ckpt").is_file()
+    result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True",
+                           teacher_alone, cwd=run.work))
+    assert "the first model (teacher)" not in result.stdout
+    assert f"of {UNLABELLED} unlabelled reviews labelled" in result.stdout
+    assert (run.ckpt / "lstm_best.ckpt").is_file()
     assert "n-gram" not in result.stdout
-    assert json.loads((run / self_training.SUMMARY_FILE).read_text())["ngram"] is False
+    assert json.loads((run.ckpt / self_training.SUMMARY_FILE).read_text())["ngram"] is False
 
 
 def test_self_training_without_unlabelled_reviews_is_one_line(tmp_path):
-    corpus = make_corpus(str(tmp_path))
-    os.makedirs(tmp_path / "glove")
-    make_glove(str(tmp_path / "glove" / "glove.6B.8d.txt"))
-    result = train(tmp_path, corpus, "run")
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "train/unsup" in result.stderr and "--pseudo_label_ratio=0" in result.stderr
+    from conftest import make_workspace
+    corpus, glove = make_workspace(tmp_path)
+    config = config_module.load_config([f"--aclimdb_path={corpus}", f"--glove_path={glove}",
+                                        f"--preprocess_path={tmp_path / 'pre'}", *SELF_TRAINING])
+    with pytest.raises(errors.UserError, match=r"train/unsup.*--pseudo_label_ratio=0"):
+        dataset.prepare(config)
 
 
 def test_most_confident_keeps_as_many_of_each_class_farthest_from_one_half():

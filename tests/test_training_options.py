@@ -1,90 +1,70 @@
-"""Training options of the recipe on a tiny corpus: reproducibility, early stopping, optimizers,
-freezing the embedding for the first epochs."""
+"""Training options of the recipe on a tiny corpus: reproducibility across processes, early
+stopping, optimizers, training without validation, the weight average. Trained in this process
+(train_in_process) on a shared preprocessed folder, except the reproducibility check."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_TRAINING, make_workspace
-
-TINY = TINY_TRAINING  # each test picks its optimizer
+from conftest import TINY_TRAINING, ok, run_python, train_in_process
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    work = tmp_path_factory.mktemp("data")
-    corpus, _ = make_workspace(work)
-    return work, corpus
-
-
-def train(work, corpus, name, *options):
-    run = work / name
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "train.py"), f"--aclimdb_path={corpus}",
-         f"--glove_path={work / 'glove'}", f"--preprocess_path={run / 'preprocess'}",
-         f"--ckpt_path={run / 'ckpt'}", *TINY, *options],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    with open(run / "ckpt" / "history.json") as file:
-        return result.stdout, json.load(file)
-
-
-def test_same_seed_same_vocabulary_and_first_epoch_loss(data):
-    work, corpus = data
-    _, first = train(work, corpus, "a", "--num_epochs=1", "--optimizer=adam", "--seed=7")
-    _, second = train(work, corpus, "b", "--num_epochs=1", "--optimizer=adam", "--seed=7")
+def test_same_seed_same_vocabulary_and_first_epoch_loss_in_another_process(tiny_run, tmp_path):
+    """The shared run's teacher, repeated alone in a new process from a new preprocessed folder:
+    the unlabelled reviews change neither the vocabulary nor the teacher's first epoch."""
+    ok(run_python("train.py", f"--aclimdb_path={tiny_run.corpus}", f"--glove_path={tiny_run.glove}",
+                  f"--preprocess_path={tmp_path / 'preprocess'}", f"--ckpt_path={tmp_path / 'ckpt'}",
+                  *TINY_TRAINING, "--num_epochs=1"))
+    first = json.loads((tiny_run.ckpt / "teacher" / "history.json").read_text())
+    second = json.loads((tmp_path / "ckpt" / "history.json").read_text())
     assert first[0]["loss"] == second[0]["loss"]
-    assert (work / "a" / "preprocess" / "vocab.txt").read_text() == \
-           (work / "b" / "preprocess" / "vocab.txt").read_text()
+    assert (tiny_run.preprocess / "vocab.txt").read_text() == (tmp_path / "preprocess" / "vocab.txt").read_text()
 
 
-def test_early_stopping_stops_after_patience_epochs(data):
-    work, corpus = data
+def test_early_stopping_stops_after_patience_epochs(tiny_preprocessed, tmp_path, capsys):
     # learning_rate 0: validation accuracy never improves after the first epoch.
-    output, history = train(work, corpus, "stop", "--num_epochs=6", "--patience=2",
-                            "--optimizer=momentum", "--learning_rate=0.0")
-    assert "Early stopping" in output and len(history) == 3
+    history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, "--num_epochs=6", "--patience=2",
+                               "--optimizer=momentum", "--learning_rate=0.0")
+    assert "Early stopping" in capsys.readouterr().out and len(history) == 3
     # The stopping epoch still leaves a checkpoint to resume or inspect.
-    assert any(name.startswith("lstm-3_") for name in os.listdir(work / "stop" / "ckpt"))
+    assert any(name.startswith("lstm-3_") for name in os.listdir(tmp_path))
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "momentum"])
-def test_optimizers_with_clipping_decay_and_dynamic_lr(data, optimizer):
-    work, corpus = data
-    _, history = train(work, corpus, optimizer, "--num_epochs=2", f"--optimizer={optimizer}",
-                       "--grad_clip=1.0", "--weight_decay=1e-4", "--dropout=0.2", "--dynamic_lr=True",
-                       "--lr_init=0.01", "--lr_max=0.05", "--lr_end=0.001", "--warmup_epochs=1",
-                       "--lr_adjust_epoch=2")
+def test_optimizers_with_clipping_decay_and_dynamic_lr(tiny_preprocessed, tmp_path, optimizer):
+    history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, "--num_epochs=2",
+                               f"--optimizer={optimizer}", "--grad_clip=1.0", "--weight_decay=1e-4",
+                               "--dropout=0.2", "--dynamic_lr=True", "--lr_init=0.01", "--lr_max=0.05",
+                               "--lr_end=0.001", "--warmup_epochs=1", "--lr_adjust_epoch=2")
     assert len(history) == 2 and all(np.isfinite(row["loss"]) for row in history)
     assert history[1]["lr"] < 0.05
 
 
-def test_without_validation_the_last_epoch_is_the_one_to_use(data):
-    work, corpus = data
-    output, history = train(work, corpus, "novalid", "--num_epochs=2", "--optimizer=adam", "--valid_ratio=0")
-    assert "valid acc" not in output and [row["epoch"] for row in history] == [1, 2]
-    assert (work / "novalid" / "ckpt" / "lstm_best.ckpt").is_file()
-
-
-def test_weight_average_is_validated_each_epoch_and_continues_after_resume(data):
+def test_without_validation_the_last_epoch_is_the_one_to_use(tiny_preprocessed, tmp_path):
     import mindspore as ms
 
-    work, corpus = data
-    options = ("--num_epochs=2", "--optimizer=adam", "--average_from_epoch=1", "--save_checkpoint_steps=1")
-    output, history = train(work, corpus, "average", *options)
-    assert "valid acc of the weight average of epochs 1-2" in output
+    history = train_in_process(tiny_preprocessed / "preprocess_no_valid", tmp_path, "--num_epochs=2",
+                               "--valid_ratio=0")
+    assert len(history) == 2 and "valid_acc" not in history[-1]
+    assert int(ms.load_checkpoint(str(tmp_path / "lstm_best.ckpt"))["epoch_num"].asnumpy()) == 2
+
+
+def test_weight_average_is_validated_each_epoch_and_continues_after_resume(tiny_preprocessed, tmp_path, capsys):
+    import mindspore as ms
+
+    options = ("--optimizer=adam", "--average_from_epoch=1", "--save_checkpoint_steps=1")
+    history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, *options, "--num_epochs=2")
+    assert "valid acc of the weight average of epochs 1-2" in capsys.readouterr().out
     # the average of epoch 1 alone is epoch 1's weights: not validated twice
     assert "valid_acc_average" not in history[0] and "valid_acc_average" in history[1]
-    assert (work / "average" / "ckpt" / "history.png").is_file()
-    output, history = train(work, corpus, "average", *options[1:], "--num_epochs=3", "--resume=True")
+    assert (tmp_path / "history.png").is_file()
+    history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, *options, "--num_epochs=3", resume=True)
     assert [row["epoch"] for row in history] == [1, 2, 3] and all("valid_acc_average" in row for row in history[1:])
-    last = ms.load_checkpoint(str(work / "average" / "ckpt" / sorted(
-        name for name in os.listdir(work / "average" / "ckpt") if name.startswith("lstm-3_"))[0]))
+    last = ms.load_checkpoint(str(tmp_path / sorted(name for name in os.listdir(tmp_path)
+                                                    if name.startswith("lstm-3_"))[0]))
     assert int(last["average_count"].asnumpy()) == 3  # epochs 1 and 2 from the checkpoint, then 3
-    best = ms.load_checkpoint(str(work / "average" / "ckpt" / "lstm_best.ckpt"))
+    best = ms.load_checkpoint(str(tmp_path / "lstm_best.ckpt"))
     assert float(best["valid_acc"].asnumpy()) == pytest.approx(
         max(row[key] for row in history for key in ("valid_acc", "valid_acc_average") if key in row))
 
