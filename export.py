@@ -82,6 +82,9 @@ def main():
     device.setup(config)
 
     meta = dataset.load_meta(config.preprocess_path)
+    # Users often pass only --preprocess_path: the corpus and vectors are compared only when the
+    # given ones exist, and the settings not at all (max_len may be the deployment's).
+    dataset.check_matches(config, meta, keys=("aclimdb_path", "vectors_file"))
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
     if len(vocabulary) != meta["vocab_size"]:
         raise errors.UserError(f"{config.preprocess_path}: vocab.txt has {len(vocabulary)} words, "

@@ -64,8 +64,19 @@ def has_run(ckpt_path):
     return bool(checkpoint.epoch_checkpoints(ckpt_path))
 
 
+def check_ckpt_path_outside_preprocess_path(config):
+    """Preprocessing replaces its whole folder: checkpoints inside it would be lost with it (and
+    --resume would quietly start again from epoch 1)."""
+    ckpt_path, preprocess_path = os.path.realpath(config.ckpt_path), os.path.realpath(config.preprocess_path)
+    if os.path.commonpath([ckpt_path, preprocess_path]) == preprocess_path:
+        raise errors.UserError(f"--ckpt_path {config.ckpt_path} is inside --preprocess_path "
+                               f"{config.preprocess_path}, which preprocessing replaces; pass a ckpt_path "
+                               "outside it")
+
+
 def main():
     config = config_module.load_config()
+    check_ckpt_path_outside_preprocess_path(config)
     modelarts.sync_inputs(config)
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
     device.setup(config)
