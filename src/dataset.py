@@ -188,6 +188,11 @@ def split_train_valid(names, valid_ratio, seed):
                 break
             valid.extend(groups[group])
             taken += len(groups[group])
+        if valid_ratio > 0 and taken == sum(map(len, groups)):
+            raise errors.UserError(
+                f"validation would take all {taken} reviews of {folder or 'train'} (held out "
+                f"in blocks of {MOVIE_BLOCK} consecutive ids; small corpora numbered 0..n are one block): "
+                "lower --valid_ratio (0: no validation), add reviews, or number them further apart")
     valid = np.sort(np.array(valid, dtype=np.int64))
     return np.setdiff1d(np.arange(len(names)), valid), valid
 
