@@ -220,6 +220,19 @@ def test_eval_and_export_check_the_folder_against_the_given_inputs(workspace):
     dataset.check_matches(make_config(root / "missing", glove, root / "pre"), meta)
 
 
+@pytest.mark.parametrize("entry_point", ["eval", "export"])
+def test_eval_and_export_refuse_a_folder_of_another_corpus_before_loading_anything(workspace, monkeypatch,
+                                                                                 entry_point):
+    root, corpus, glove = workspace
+    dataset.prepare(make_config(corpus, glove, root / "pre"))
+    other_corpus = make_corpus(str(root / "other"), seed=3)
+    module = __import__(entry_point)
+    monkeypatch.setattr(sys, "argv", [f"{entry_point}.py", f"--aclimdb_path={other_corpus}", f"--glove_path={glove}",
+                                      f"--preprocess_path={root / 'pre'}", f"--ckpt_file={root / 'none.ckpt'}",
+                                      f"--file_name={root / 'lstm'}", *TINY_TRAINING])
+    assert "was not built from the given inputs and settings (aclimdb_path" in user_error(module.main)
+
+
 # ---- 3. Non-finite values stop the run
 
 
