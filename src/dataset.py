@@ -106,7 +106,7 @@ def load_weight(preprocess_path):
 
 def prepare(config, force=False):
     """Builds the preprocessed folder unless one built from the same settings and unchanged inputs
-    is already there. Holds <preprocess_path>.lock meanwhile."""
+    is already there. Holds the preprocessing lock (src/lock.py) meanwhile."""
     lock.acquire_preprocessing(config.preprocess_path)
     try:
         return _prepare_locked(config, force)

@@ -6,7 +6,7 @@ Two runs writing lstm-<epoch>_<step>.ckpt and history.json into one folder would
 files, and --resume would then continue from the other run's checkpoint. The lock is an flock on
 <folder>/.lock: the kernel releases it when its process ends, however it ends (SIGKILL included),
 so the .lock file a killed run leaves behind never blocks the next one. Preprocessing locks
-<preprocess_path>.lock the same way (acquire_preprocessing). The file holds the PID of
+.<name>.lock beside its folder <name> the same way (acquire_preprocessing). The file holds the PID of
 the holder, only to name it in the message; a run that exits normally deletes it.
 """
 import atexit
@@ -36,10 +36,10 @@ def acquire(folder):
 
 
 def acquire_preprocessing(preprocess_path):
-    """Locks <preprocess_path>.lock, beside the folder: preprocessing replaces the folder itself,
+    """Locks .<name>.lock beside the folder <name>: preprocessing replaces the folder itself,
     so a lock file inside it would be replaced with it. Two runs building into one folder would
     otherwise both rename theirs into place."""
-    path = os.path.abspath(preprocess_path).rstrip(os.sep) + LOCK_FILE
+    path = _preprocessing_lock_file(preprocess_path)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     except OSError as error:
@@ -96,7 +96,13 @@ def release(folder):
 
 
 def release_preprocessing(preprocess_path):
-    _release(os.path.abspath(preprocess_path).rstrip(os.sep) + LOCK_FILE)
+    _release(_preprocessing_lock_file(preprocess_path))
+
+
+def _preprocessing_lock_file(preprocess_path):
+    """.<name>.lock beside the folder <name>: hidden, as the one a killed run leaves behind stays."""
+    folder = os.path.abspath(preprocess_path).rstrip(os.sep)
+    return os.path.join(os.path.dirname(folder), f".{os.path.basename(folder)}{LOCK_FILE}")
 
 
 def _release(key):
