@@ -33,7 +33,8 @@ def parse_arguments(argv):
     parser = _ArgumentParser(
         description="Classify movie reviews as negative or positive. Other options: the "
                     "--key=value settings of default_config.yaml (for a .ckpt model).", allow_abbrev=False)
-    parser.add_argument("reviews", nargs="*", help="review texts; - reads one review per line from stdin (one answer per "
+    parser.add_argument("reviews", nargs="*",
+                        help="review texts; - reads one review per line from stdin (one answer per "
                         "non-blank line: lines end at LF, CRLF or CR only)")
     parser.add_argument("--model", required=True, help="a .ckpt, or an .onnx/.mindir from export.py")
     parser.add_argument("--file", help="a text file (UTF-8, or UTF-16 with a BOM) with one review per line; "

@@ -44,7 +44,8 @@ def folder_fingerprint(directory):
             status = entry.stat()  # follows links; a dangling one is skipped as the reader does
         except OSError:
             continue
-        digest.update(f"{entry.name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        record = f"{entry.name}\0{status.st_size}\0{status.st_mtime_ns}\n"
+        digest.update(record.encode("utf-8", "surrogateescape"))
         count += 1
     return {"files": count, "digest": digest.hexdigest()}
 
@@ -64,7 +65,8 @@ def describe_changes(recorded, current):
     for name in sorted(set(recorded_corpus) | set(current_corpus)):
         if recorded_corpus.get(name) != current_corpus.get(name):
             if name == "missing":
-                changes.append(f"the corpus {current_corpus.get(name) or recorded_corpus.get(name)} is missing")
+                path = current_corpus.get(name) or recorded_corpus.get(name)
+                changes.append(f"the corpus {path} is missing")
             else:
                 changes.append(f"{'the archive' if name == 'archive' else 'the reviews in ' + name} changed")
     if recorded.get("vectors") != current.get("vectors"):

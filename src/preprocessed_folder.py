@@ -15,7 +15,8 @@ from src import errors
 
 META_FILE = "meta.json"
 # Every name dataset._build writes into the folder.
-WRITTEN_NAMES = ("meta.json", "vocab.txt", "weight.npy", "aclImdb_*.mindrecord[0-9]", "aclImdb_*.mindrecord[0-9].db")
+WRITTEN_NAMES = ("meta.json", "vocab.txt", "weight.npy",
+                 "aclImdb_*.mindrecord[0-9]", "aclImdb_*.mindrecord[0-9].db")
 
 
 def written_by_preprocessing(name):
