@@ -28,6 +28,9 @@ def main():
             f"{config.preprocess_path} was preprocessed with max_len={meta['settings']['max_len']}, "
             f"the config says {config.max_len}: pass --max_len={meta['settings']['max_len']} "
             "or --preprocess=True")
+    # Scoring a folder built from another corpus, other vectors or other settings than the ones
+    # given would report a number about other data.
+    dataset.check_matches(config, meta)
     config, network = checkpoint.load_network(config, config.ckpt_file, meta["vocab_size"], meta["embed_dim"])
     test_data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size,
                                        training=False, max_len=config.max_len,

@@ -9,13 +9,14 @@ and <file_name>.json beside it: vocabulary, tokenizer version, input/output name
 label names and hyperparameters, so predict.py and deployments need no preprocessed folder.
 The export is then run once on sample reviews and compared with the checkpoint's logits.
 """
+import json
 import os
 
 import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src import checkpoint, config as config_module, dataset, device, errors, inference, text
+from src import checkpoint, config as config_module, dataset, device, download, errors, inference, text
 
 PARITY_TOLERANCE = 1e-4  # max abs logit difference accepted between export and checkpoint
 
@@ -72,6 +73,26 @@ def describe_export(config, meta, vocabulary):
     }
 
 
+def check_overwritable(path):
+    """export.py replaces only what it wrote: an existing export must be listed with its SHA-256 in
+    the sidecar beside it, and an existing sidecar must be one of its own."""
+    sidecar, recorded = inference.sidecar_path(path), {}
+    if os.path.lexists(sidecar):
+        try:
+            with open(sidecar, encoding="utf-8") as file:
+                description = json.load(file)
+            recorded = description["files"] if "sidecar_version" in description else None
+        except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError):
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise errors.UserError(f"{sidecar} exists and was not written by export.py; nothing was changed: "
+                                   "pass another --file_name or move that file")
+    if os.path.lexists(path) and (not os.path.isfile(path)
+                                  or recorded.get(os.path.basename(path)) != download.file_sha256(path)):
+        raise errors.UserError(f"{path} exists and was not written by export.py (or was changed since); "
+                               "nothing was changed: pass another --file_name or move that file")
+
+
 def main():
     config = config_module.load_config()
     if config.file_format == "AIR" and config.device_target != "Ascend":
@@ -82,6 +103,9 @@ def main():
     device.setup(config)
 
     meta = dataset.load_meta(config.preprocess_path)
+    # Users often pass only --preprocess_path: the corpus and vectors are compared only when the
+    # given ones exist, and the settings not at all (max_len may be the deployment's).
+    dataset.check_matches(config, meta, keys=("aclimdb_path", "vectors_file"))
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
     if len(vocabulary) != meta["vocab_size"]:
         raise errors.UserError(f"{config.preprocess_path}: vocab.txt has {len(vocabulary)} words, "
@@ -91,6 +115,7 @@ def main():
     extension = inference.EXPORT_EXTENSIONS[config.file_format]
     stem = config.file_name[:-len(extension)] if config.file_name.endswith(extension) else config.file_name
     path = stem + extension
+    check_overwritable(path)
     example = ms.Tensor(example_input(config.batch_size, config.max_len))
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

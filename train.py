@@ -64,8 +64,27 @@ def has_run(ckpt_path):
     return bool(checkpoint.epoch_checkpoints(ckpt_path))
 
 
+def check_ckpt_path_outside_preprocess_path(config):
+    """Preprocessing replaces its whole folder: checkpoints inside it would be lost with it (and
+    --resume would quietly start again from epoch 1)."""
+    ckpt_path, preprocess_path = os.path.realpath(config.ckpt_path), os.path.realpath(config.preprocess_path)
+    if os.path.commonpath([ckpt_path, preprocess_path]) == preprocess_path:
+        raise errors.UserError(f"--ckpt_path {config.ckpt_path} is inside --preprocess_path "
+                               f"{config.preprocess_path}, which preprocessing replaces; pass a ckpt_path "
+                               "outside it")
+
+
+def interrupt_note(config, teacher, self_trains):
+    """What a run stopped by Ctrl-C or SIGTERM keeps, and how to go on."""
+    if has_run(config.ckpt_path) or (self_trains and has_run(teacher.ckpt_path)):
+        return (f"the checkpoints of the finished epochs are kept in {config.ckpt_path}; continue with "
+                "--resume=True and the same options")
+    return "no epoch was finished and nothing was kept; run the same command again to start over"
+
+
 def main():
     config = config_module.load_config()
+    check_ckpt_path_outside_preprocess_path(config)
     modelarts.sync_inputs(config)
     print(f"Config {config.config_path}:\n{config_module.describe(config)}", flush=True)
     device.setup(config)
@@ -78,6 +97,7 @@ def main():
     teacher = EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, self_training.TEACHER_FOLDER)})
     self_trains = config.pseudo_label_ratio > 0
     earlier_run = has_run(config.ckpt_path) or (self_trains and has_run(teacher.ckpt_path))
+    errors.set_interrupt_note(lambda: interrupt_note(config, teacher, self_trains))
     if not config.resume and is_writer and earlier_run:
         # Mixing two runs' lstm-<epoch>_<step>.ckpt would make keep_checkpoint_max delete the new
         # ones and a later --resume continue the old run.

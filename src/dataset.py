@@ -6,30 +6,31 @@ Preprocessing writes into <preprocess_path>:
                    label -1) for self-training
     vocab.txt      one token per line, line number = id (0 <pad>, 1 <unk>)
     weight.npy     the embedding matrix, float32 [vocab size, dim] (np.load, no pickle)
-    meta.json      the settings it was built from and what it found; written last
+    meta.json      the settings and the inputs' fingerprints it was built from, and what it found;
+                   written last. It marks the folder as preprocessing's own: only such a folder
+                   (or an empty one) is ever replaced (src/preprocessed_folder.py)
 The rows are token ids truncated to max_len but not padded: the reader pads each batch to its
 length bucket (training: the bucket's upper length; evaluation: the longest review in the
 batch), or to max_len for the reference recipe.
 Everything is written to a temporary folder that is renamed into place when complete, so an
 interrupted run never leaves a folder that looks finished.
 """
-import glob
 import json
 import os
 import shutil
-import socket
 import time
 
 import numpy as np
 from tqdm import tqdm
 
-from src import errors, imdb, text, word_vectors
+from src import errors, fingerprint, imdb, lock, preprocessed_folder, text, word_vectors
 
-FORMAT_VERSION = 3  # 2: validation held out in blocks of consecutive ids; 3: per class folder
+FORMAT_VERSION = 4  # 2: validation held out in blocks of consecutive ids; 3: per class folder;
+# 4: meta.json records the inputs' fingerprints
 SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
 SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
           "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
-META_FILE, VOCAB_FILE, WEIGHT_FILE = "meta.json", "vocab.txt", "weight.npy"
+META_FILE, VOCAB_FILE, WEIGHT_FILE = preprocessed_folder.META_FILE, "vocab.txt", "weight.npy"
 
 
 def mindrecord_path(preprocess_path, split):
@@ -42,15 +43,36 @@ def shard_files(path):
 
 
 def settings_of(config):
-    """What the preprocessed data depends on; a folder built from other settings is rebuilt."""
+    """What the preprocessed data depends on besides the inputs' contents (input_fingerprint);
+    a folder built from other settings is rebuilt."""
     vectors_file = word_vectors.find_vectors_file(config.glove_path, config.embed_size)
     return {"format_version": FORMAT_VERSION, "tokenizer_version": text.TOKENIZER_VERSION,
             "aclimdb_path": os.path.abspath(config.aclimdb_path),
             "vectors_file": os.path.abspath(vectors_file),
-            "vectors_file_size": os.path.getsize(vectors_file),
             "max_len": config.max_len, "min_freq": config.min_freq, "max_vocab": config.max_vocab,
             "valid_ratio": config.valid_ratio, "seed": config.seed,
             "unsup": config.pseudo_label_ratio > 0}
+
+
+def check_matches(config, meta, keys=None):
+    """Raises UserError when the preprocessed folder was not built from the corpus, vectors and
+    settings `config` gives (only `keys` of the settings, if given). Skipped when the corpus or
+    the vectors are not there to compare with (eval and export need only the folder)."""
+    if not (config.aclimdb_path and os.path.exists(config.aclimdb_path) and config.glove_path
+            and os.path.exists(config.glove_path)):
+        return
+    try:
+        settings = settings_of(config)
+    except errors.UserError:  # no vectors file of this embed_size in the folder: nothing to compare
+        return
+    if keys is not None:
+        settings = {key: settings[key] for key in keys}
+    inputs = fingerprint.inputs_of({**meta.get("settings", {}), **settings})
+    found = fingerprint.differences(meta, settings, inputs)
+    if found:
+        raise errors.UserError(f"{config.preprocess_path} was not built from the given inputs and settings "
+                               f"({'; '.join(found)}); pass the --preprocess_path built from them, or "
+                               "--preprocess=True to rebuild it (and retrain: the vocabulary may change)")
 
 
 def load_meta(preprocess_path):
@@ -64,27 +86,6 @@ def load_meta(preprocess_path):
             return json.load(file)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise errors.UserError(f"{path} is corrupt; rebuild the folder with --preprocess=True") from None
-
-
-def _remove_leftovers(path):
-    """Deletes the .tmp-/.old- folders that runs killed on this machine left beside `path`."""
-    for kind in ("tmp", "old"):
-        pattern = f"{glob.escape(os.path.abspath(path))}.{kind}-{glob.escape(socket.gethostname())}-*"
-        for leftover in glob.glob(pattern):
-            pid = leftover.rsplit("-", 1)[1]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                print(f"Removing {leftover}, left by an interrupted preprocessing run")
-                shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
 
 
 def _load_array(preprocess_path, name):
@@ -104,35 +105,47 @@ def load_weight(preprocess_path):
 
 
 def prepare(config, force=False):
-    """Builds the preprocessed folder unless one built from the same settings is already there."""
+    """Builds the preprocessed folder unless one built from the same settings and unchanged inputs
+    is already there. Holds the preprocessing lock (src/lock.py) meanwhile."""
+    lock.acquire_preprocessing(config.preprocess_path)
+    try:
+        return _prepare_locked(config, force)
+    finally:
+        lock.release_preprocessing(config.preprocess_path)
+
+
+def _prepare_locked(config, force):
     settings = settings_of(config)
-    path = config.preprocess_path
-    _remove_leftovers(path)
+    inputs = fingerprint.inputs_of(settings)  # taken before reading: a change while building shows next time
+    # A link to a folder (preprocessed data on another disk) stays a link: build beside its target.
+    path = os.path.realpath(config.preprocess_path)
+    preprocessed_folder.remove_leftovers(path)
     if not force and os.path.isfile(os.path.join(path, META_FILE)):
-        if load_meta(path).get("settings") == settings:
-            print(f"Reusing preprocessed data in {path}")
-            return load_meta(path)
-        print(f"Preprocessed data in {path} was built with other settings: rebuilding")
+        try:
+            meta = load_meta(path)
+            reasons = fingerprint.differences(meta, settings, inputs)
+        except errors.UserError:
+            meta, reasons = {}, [f"its {META_FILE} is damaged"]
+        if not reasons:
+            print(f"Reusing preprocessed data in {config.preprocess_path}")
+            return meta
+        kind = "other inputs" if meta.get("settings") == settings else "other settings"
+        print(f"Preprocessed data in {config.preprocess_path} was built with {kind}: rebuilding "
+              f"({'; '.join(reasons)})")
+    preprocessed_folder.check_replaceable(path)
     print("============== Starting Data Pre-processing ==============")
-    parent = os.path.dirname(os.path.abspath(path))
-    suffix = f"{socket.gethostname()}-{os.getpid()}"  # a killed run's leftovers are recognised by it
+    parent = os.path.dirname(path)
     try:
         os.makedirs(parent, exist_ok=True)
-        temporary = f"{os.path.abspath(path)}.tmp-{suffix}"
+        temporary = f"{path}.tmp-{preprocessed_folder.temporary_suffix()}"
         shutil.rmtree(temporary, ignore_errors=True)
         os.makedirs(temporary)
     except OSError as error:
         raise errors.UserError(f"cannot write preprocessed data under {parent}: {error.strerror}; pass a "
                                "--preprocess_path in a writable folder with free space") from None
     try:
-        meta = _build(config, settings, temporary)
-        if os.path.exists(path):
-            old = f"{os.path.abspath(path)}.old-{suffix}"
-            os.rename(path, old)
-            os.rename(temporary, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temporary, path)
+        meta = _build(config, settings, inputs, temporary)
+        preprocessed_folder.put_in_place(temporary, path)
     except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
         raise errors.UserError(f"writing preprocessed data to {path} failed: {error.strerror or error}; "
@@ -175,11 +188,16 @@ def split_train_valid(names, valid_ratio, seed):
                 break
             valid.extend(groups[group])
             taken += len(groups[group])
+        if valid_ratio > 0 and taken == sum(map(len, groups)):
+            raise errors.UserError(
+                f"validation would take all {taken} reviews of {folder or 'train'} (held out "
+                f"in blocks of {MOVIE_BLOCK} consecutive ids; small corpora numbered 0..n are one block): "
+                "lower --valid_ratio (0: no validation), add reviews, or number them further apart")
     valid = np.sort(np.array(valid, dtype=np.int64))
     return np.setdiff1d(np.arange(len(names)), valid), valid
 
 
-def _build(config, settings, folder):
+def _build(config, settings, inputs, folder):
     started = time.time()
     stats = imdb.ReadStats()
     reviews = imdb.read_reviews(config.aclimdb_path, ("train", "test"), stats)
@@ -221,12 +239,16 @@ def _build(config, settings, folder):
                 for index, review in enumerate(unlabelled))
         counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(unlabelled), "unsup")
     lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
-    meta = {"settings": settings, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
+    meta = {"settings": settings, "inputs": inputs, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
             "words_with_vector": found, "counts": counts,
             "undecodable_files": stats.undecodable_files, "empty_reviews": stats.empty_files,
+            "skipped_entries": stats.skipped_entries,
             "mean_train_length": float(np.mean(lengths)), "seconds": round(time.time() - started, 1)}
     if stats.undecodable_files:
         print(f"note: {stats.undecodable_files} reviews were not valid UTF-8; bad bytes were replaced")
+    if stats.skipped_entries:
+        print(f"note: skipped {stats.skipped_entries} entries named *.txt that are not regular files "
+              "(folders, dangling links, pipes, devices)")
     with open(os.path.join(folder, META_FILE), "w", encoding="utf-8") as file:
         json.dump(meta, file, indent=2)
     print(f"Preprocessed {counts} reviews in {meta['seconds']} s; vocabulary {len(vocabulary)} words")

@@ -2,13 +2,30 @@
 
 Every entry point (train.py, eval.py, ...) runs its main function through `run_main`: a
 `UserError` (bad input the user can fix) is printed as a single `error: ...` line on stderr and
-the process exits with code 2. Anything else is a bug and keeps its traceback.
+the process exits with code 2. Anything else is a bug and keeps its traceback. Ctrl-C (SIGINT)
+and SIGTERM end the run with one line saying what was kept (set_interrupt_note) and exit codes
+130 and 143; both unwind as exceptions, so `finally` blocks and atexit handlers (the run's lock)
+run.
 """
+import signal
 import sys
 
 
 class UserError(Exception):
     """An input problem the user can fix; the message names the file or key and what to do."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT."""
+
+
+_interrupt_note = None  # () -> str: what an interrupted run keeps and how to go on
+
+
+def set_interrupt_note(note):
+    """`note`: a function giving the sentence printed after `error: interrupted by ...`."""
+    global _interrupt_note
+    _interrupt_note = note
 
 
 def first_line(error):
@@ -17,12 +34,30 @@ def first_line(error):
     return message.splitlines()[0] if message else type(error).__name__
 
 
+def _raise_terminated(signal_number, frame):
+    raise Terminated()
+
+
+def _report_interrupt(signal_name, exit_code):
+    try:
+        note = _interrupt_note() if _interrupt_note else ""
+    except Exception:  # noqa: BLE001  the line must come out whatever the note's trouble
+        note = ""
+    print(f"error: interrupted by {signal_name}" + (f"; {note}" if note else ""), file=sys.stderr, flush=True)
+    sys.exit(exit_code)
+
+
 def run_main(main_function, *args, **kwargs):
+    try:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (a test calling main()): keep the default
+        pass
     try:
         return main_function(*args, **kwargs)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
+        _report_interrupt("Ctrl-C (SIGINT)", 130)
+    except Terminated:
+        _report_interrupt("SIGTERM", 143)

@@ -10,6 +10,7 @@ the wrong vocabulary or shape.
 MindSpore and onnxruntime are imported only by the backend that needs them: predicting with an
 ONNX file never pays MindSpore's import time.
 """
+import codecs
 import json
 import os
 import sys
@@ -40,8 +41,20 @@ def pad_batch(id_lists, rows, length):
     return batch
 
 
+def split_review_lines(content):
+    """One review per line, lines ended by LF, CRLF or (old Mac files) CR only. Not
+    str.splitlines(): it also splits at \\x0b, \\x0c, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029, which
+    reviews can hold, and one input line would then get several answers. Blank lines are skipped."""
+    if "\n" not in content and "\r" in content:
+        lines = content.split("\r")
+    else:
+        lines = [line.removesuffix("\r") for line in content.split("\n")]
+    return [line for line in lines if line.strip()]
+
+
 def read_review_lines(path):
-    """The non-blank lines of a UTF-8 text file (`-` = stdin), one review per line."""
+    """The non-blank lines of a text file (`-` = stdin), one review per line: UTF-8 with or
+    without a BOM, or UTF-16 with a BOM (Windows Notepad's "Unicode")."""
     if path == "-":
         data, name = sys.stdin.buffer.read(), "standard input"
     else:
@@ -49,14 +62,15 @@ def read_review_lines(path):
             raise errors.UserError(f"review file {path} not found")
         with open(path, "rb") as file:
             data, name = file.read(), path
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     # NUL bytes never occur in text, and UTF-8 decoding alone accepts some binary formats.
-    if b"\0" in data:
+    if b"\0" in data and not utf16:
         raise errors.UserError(f"{name} is a binary file, not text with one review per line")
     try:
-        content = data.decode("utf-8-sig")
+        content = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as error:
         raise errors.UserError(f"{name} is not UTF-8 text (invalid byte at offset {error.start})") from None
-    return [line for line in content.splitlines() if line.strip()]
+    return split_review_lines(content)
 
 
 

@@ -112,6 +112,19 @@ def _shape_problem(path, has_header, dimension):
     return None, None
 
 
+def _first_non_finite_line(path, has_header):
+    """Only on the error path: the number of the first line holding nan or inf."""
+    for number, line in _lines(path):
+        if line is None or (number == 1 and has_header):
+            continue
+        try:
+            if not np.isfinite([float(value) for value in line.split()[1:]]).all():
+                return number
+        except ValueError:
+            continue
+    return "?"
+
+
 def load_vectors(path):
     """Reads a GloVe or word2vec text file (.txt or .txt.gz) into gensim KeyedVectors."""
     has_header = _has_header(path)
@@ -125,6 +138,13 @@ def load_vectors(path):
     line, problem = _shape_problem(path, has_header, vectors.vector_size)
     if problem:
         raise errors.UserError(f"word vector file {path} line {line}: {problem}")
+    if len(vectors.vectors) == 0:
+        raise errors.UserError(f"word vector file {path} line 1: a header line and no vectors; pass a "
+                               "GloVe .txt file")
+    if not np.isfinite(vectors.vectors).all():
+        # nan/inf rows would make the embedding and then the training loss NaN.
+        raise errors.UserError(f"word vector file {path} line {_first_non_finite_line(path, has_header)}: "
+                               "a value is nan or inf; fix or remove that line, or download the file again")
     duplicates = vectors.vectors.shape[0] - len(vectors.key_to_index)
     if duplicates:
         print(f"note: {path} lists {duplicates} words more than once; their first vector is used")
