@@ -152,6 +152,10 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
                                "bucket_width")
 
     # ---- model, loss, optimizer
+    # Every model starts from the seed's initialisation, whatever ran before it in this process:
+    # rank 0 alone builds the teacher's network for the labelling, and data-parallel ranks must
+    # start equal.
+    ms.set_seed(config.seed)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
         checkpoint.load_weights(network, config.pre_trained)

@@ -65,8 +65,9 @@ def check_matches(config, meta, keys=None):
         settings = settings_of(config)
     except errors.UserError:  # no vectors file of this embed_size in the folder: nothing to compare
         return
-    if keys is not None:
-        settings = {key: settings[key] for key in keys}
+    # The unlabelled split is an addition that changes none of the labelled ones.
+    keys = keys or [key for key in settings if key != "unsup"]
+    settings = {key: settings[key] for key in keys}
     inputs = fingerprint.inputs_of({**meta.get("settings", {}), **settings})
     found = fingerprint.differences(meta, settings, inputs)
     if found:

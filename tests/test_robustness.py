@@ -567,5 +567,5 @@ def test_checkpoint_carries_its_model_settings(tmp_path):
 def test_too_few_reviews_for_one_full_batch_is_one_line(data, tmp_path):
     _, _, inputs = data
     result = python("train.py", *inputs, f"--preprocess_path={tmp_path / 'p'}",
-                    f"--ckpt_path={tmp_path / 'c'}", *TINY, "--batch_size=1000")
+                    f"--ckpt_path={tmp_path / 'c'}", *TINY, "--bucket_width=8", "--batch_size=1000")
     one_line_error(result, "no full batch of 1000", "lower batch_size")
