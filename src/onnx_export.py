@@ -161,6 +161,10 @@ def _pool(g, x, valid, lengths, pooling, features):
     return pooled[0] if len(pooled) == 1 else g.node("Concat", pooled, axis=1)
 
 
+def save(model, path):
+    onnx.save_model(model, path)
+
+
 def onnxruntime_session(model, threads=0):
     """An onnxruntime CPU session for an onnx.ModelProto or a file path (threads 0: all cores)."""
     import onnxruntime
