@@ -58,9 +58,10 @@ def exported_runner(path, file_format):
         return lambda token_ids: graph(ms.Tensor(token_ids)).asnumpy()
     if file_format == "ONNX":
         try:
-            session = onnx_export.onnxruntime_session(path)
+            import onnxruntime  # noqa: F401
         except ImportError:
             return None
+        session = inference.onnxruntime_session(path)
         return lambda token_ids: session.run(None, {inference.INPUT_NAME: token_ids})[0]
     return None  # AIR runs only on Ascend through ATC-converted models
 

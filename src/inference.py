@@ -7,8 +7,8 @@ and the model's hyperparameters. It also lists the SHA-256 of each export it des
 sidecar overwritten by a later export with other settings is caught instead of silently feeding
 the wrong vocabulary or shape.
 
-MindSpore and onnxruntime are imported only by the backend that needs them: predicting with an
-ONNX file never pays MindSpore's import time.
+MindSpore, onnx and onnxruntime are imported only by the backend that needs them: predicting with
+an ONNX file needs onnxruntime alone and never pays MindSpore's import time.
 """
 import json
 import os
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from src import download, errors, text
+from src import download, errors, length_batching, text
 
 LABELS = ("negative", "positive")  # index = label id (src/imdb.py: neg 0, pos 1)
 INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"
@@ -107,8 +107,8 @@ def read_sidecar(model_path):
 
 class Predictor:
     """Text -> logits with one of the backends below. `fixed_shape` exports take exactly
-    (batch_size, max_len); a checkpoint model takes any shape, so batches are padded only to
-    their longest review (same logits: the model never reads padding)."""
+    (batch_size, max_len); other models take any shape, so reviews are batched by length and
+    each batch is padded only to its longest review (same logits: the model never reads padding)."""
 
     def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS):
         self.vocabulary, self.max_len, self.batch_size = vocabulary, max_len, batch_size
@@ -119,13 +119,12 @@ class Predictor:
 
     def logits(self, reviews):
         id_lists = self.encode(reviews)
+        if not self.fixed_shape:
+            return length_batching.score_by_length(self.run_batch, id_lists, self.batch_size)
         outputs = []
         for start in range(0, len(id_lists), self.batch_size):
             chunk = id_lists[start:start + self.batch_size]
-            if self.fixed_shape:
-                batch = pad_batch(chunk, self.batch_size, self.max_len)
-            else:
-                batch = pad_batch(chunk, len(chunk), max(len(ids) for ids in chunk))
+            batch = pad_batch(chunk, self.batch_size, self.max_len)
             outputs.append(np.asarray(self.run_batch(batch), np.float32)[:len(chunk)])
         return np.concatenate(outputs)
 
@@ -149,19 +148,36 @@ def load_predictor(model_path, config):
     sidecar = read_sidecar(model_path)
     vocabulary = text.Vocabulary(sidecar["vocabulary"])
     run_batch = (_onnx_runner if extension == ".onnx" else _mindir_runner)(model_path, sidecar, config)
-    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape=True,
+    # Sidecars written before free shapes existed describe fixed-shape exports.
+    fixed_shape = all(isinstance(size, int) for size in sidecar["input"]["shape"])
+    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape,
                      labels=sidecar["labels"])
+
+
+def onnxruntime_session(model, threads=0):
+    """An onnxruntime CPU session for an ONNX file path or serialized model bytes (threads 0: one
+    per physical core)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise errors.UserError("running an ONNX graph needs onnxruntime (pip install onnxruntime)") from None
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def _onnx_runner(model_path, sidecar, config):
     try:
-        import onnxruntime
-    except ImportError:
-        raise errors.UserError("predicting with .onnx needs onnxruntime (pip install onnxruntime)") from None
-    try:
-        session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(model_path)
+    except errors.UserError:
+        raise  # onnxruntime is not installed
     except Exception as error:  # onnxruntime raises its own exception types per failure
         raise errors.UserError(f"onnxruntime cannot load {model_path}: {errors.first_line(error)}") from None
+    return _session_runner(session)
+
+
+def _session_runner(session):
     input_name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {input_name: batch})[0]
 
@@ -178,8 +194,9 @@ def _mindir_runner(model_path, sidecar, config):
     return lambda batch: graph(ms.Tensor(batch)).asnumpy()
 
 
-def _checkpoint_predictor(model_path, config):
-    import mindspore as ms
+def load_checkpoint_network(model_path, config):
+    """(SentimentNet in inference mode with the checkpoint's weights, its config, vocabulary,
+    meta) from a checkpoint and config.preprocess_path (its vocabulary)."""
     from src import dataset, lstm, training
 
     if not os.path.isfile(os.path.join(config.preprocess_path, dataset.META_FILE)):
@@ -197,12 +214,27 @@ def _checkpoint_predictor(model_path, config):
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
     training.load_into(network, parameters, model_path)
     network.set_train(False)
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all shapes
+    return network, config, vocabulary, meta
+
+
+def network_onnx_runner(network, pooling):
+    """int32 [batch, length] -> logits of `network` (a SentimentNet), computed by onnxruntime on
+    the ONNX graph export.py writes, built in memory from the network's current weights.
+    MindSpore compiles a graph per input shape or runs a slower dynamic-shape graph; this runs
+    any shape at once, with the same logits (export.py's parity check)."""
+    from src import onnx_export
+
+    parameters = {parameter.name: parameter.asnumpy() for parameter in network.get_parameters()}
+    graph = onnx_export.build_sentiment_graph(parameters, pooling)
+    return _session_runner(onnxruntime_session(graph.SerializeToString()))
+
+
+def _checkpoint_predictor(model_path, config):
+    network, config, vocabulary, meta = load_checkpoint_network(model_path, config)
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
     # Reviews are cut where preprocessing cut them for training and evaluation.
     return Predictor(vocabulary, meta["settings"]["max_len"], config.batch_size,
-                     lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
-
+                     network_onnx_runner(network, config.pooling), False, labels)
 
 
 def _set_mindspore_context(config):

@@ -163,14 +163,3 @@ def _pool(g, x, valid, lengths, pooling, features):
 
 def save(model, path):
     onnx.save_model(model, path)
-
-
-def onnxruntime_session(model, threads=0):
-    """An onnxruntime CPU session for an onnx.ModelProto or a file path (threads 0: all cores)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
