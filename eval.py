@@ -2,15 +2,16 @@
 
     python eval.py --preprocess_path=./preprocess --ckpt_file=./ckpt_lstm/lstm_best.ckpt
 
-Scores every test review (no remainder dropped), prints accuracy, per-class recall and F1 in the
-reference's format and writes them to metrics_file (JSON).
+Scores every test review (no remainder dropped) in batches sorted by length (src/scoring.py),
+prints accuracy, per-class recall and F1 in the reference's format and writes them to
+metrics_file (JSON).
 """
 import json
 import os
 
 import mindspore as ms
 
-from src import config as config_module, dataset, distributed, errors, lstm, training
+from src import config as config_module, dataset, distributed, errors, lstm, scoring, training
 
 
 def main():
@@ -35,11 +36,9 @@ def main():
     config = training.apply_model_settings(config, parameters, config.ckpt_file)
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"])
     training.load_into(network, parameters, config.ckpt_file)
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
-    test_data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size,
-                                       training=False, max_len=config.max_len,
-                                       bucket_width=config.bucket_width)
-    metrics = training.evaluate(network, test_data)
+    test = scoring.read_split(config.preprocess_path, "test")
+    logits = scoring.network_logits(network, config.pooling, test["feature"], config.batch_size)
+    metrics = scoring.classification_metrics(logits, test["label"])
     metrics.update(reviews=meta["counts"]["test"], checkpoint=os.path.abspath(config.ckpt_file))
     print("============== {} ==============".format(
         {key: metrics[key] for key in ("acc", "recall", "f1")}), flush=True)
