@@ -1,17 +1,17 @@
 """SentimentNet (src/lstm.py) as an ONNX graph built directly from its weights.
 
-Embedding Gather -> per layer one ONNX LSTM node (both directions, per-review `sequence_lens`) ->
+Embedding Gather -> per layer and direction one ONNX LSTM node (per-review `sequence_lens`) ->
 masked pooling -> Gemm. Batch and length are symbolic dimensions and nothing in the graph is
 sized by an example input, so the file holds little more than the weights, any review length
 runs without padding to max_len, and every ONNX runtime (onnxruntime, OpenVINO's fused
-LSTMSequence) runs it. MindSpore's own ONNX export fixes the graph to the example's shape and
+LSTMSequence kernel) runs it. MindSpore's own ONNX export fixes the graph to the example's shape and
 bakes in a constant of the padded output shape (the max pooling's fill).
 
 The graph computes what SentimentNet.construct computes in inference mode:
 - lengths are derived inside the graph as SentimentNet does: the non-padding steps, where
   position 0 always counts;
-- ONNX's LSTM runs the reverse direction of each review from its last real step, as
-  SentimentNet's ReverseSequence around a forward LSTM does;
+- the backward direction runs over each review reversed within its own length (ReverseSequence
+  around a forward LSTM), as in SentimentNet;
 - the layers' outputs are [forward, backward] concatenated, as SentimentNet concatenates them.
 
 This module imports only numpy and onnx: predict.py builds a checkpoint's graph with it and
@@ -80,6 +80,13 @@ class _GraphBuilder:
         return names[0] if outputs == 1 else names
 
 
+def _forward_lstm(g, name, x, w, r, b, lengths, hidden):
+    """One direction of one layer: [L, B, in] -> [L, B, H]."""
+    y = g.node("LSTM", [x, g.constant(name + "_W", w[None]), g.constant(name + "_R", r[None]),
+                        g.constant(name + "_B", b[None]), lengths], hidden_size=hidden, direction="forward")
+    return g.node("Squeeze", [y, "axis_1"])  # Y is [L, directions, B, H]
+
+
 def build_sentiment_graph(parameters, pooling):
     """onnx.ModelProto of SentimentNet in inference mode. `parameters`: {checkpoint name: numpy
     array} of the model (embedding.*, forward_layers.*, backward_layers.*, decoder.*)."""
@@ -110,14 +117,21 @@ def build_sentiment_graph(parameters, pooling):
 
     x = g.node("Gather", [g.constant("embedding", np.asarray(parameters["embedding.embedding_table"], np.float32)),
                           ids], axis=0)  # [L, B, E]
+    lengths_i64 = g.node("Cast", [lengths], to=TensorProto.INT64)  # ReverseSequence takes int64 only
     for layer in range(layer_count(parameters)):
         w, r, b = _lstm_weights(parameters, layer, bidirectional)
-        y = g.node("LSTM", [x, g.constant(f"lstm{layer}_W", w), g.constant(f"lstm{layer}_R", r),
-                            g.constant(f"lstm{layer}_B", b), lengths],
-                   hidden_size=hidden, direction="bidirectional" if bidirectional else "forward")
-        # Y [L, D, B, H] -> [L, B, D * H]: forward then backward features, as SentimentNet's concat.
-        y = g.node("Transpose", [y], perm=[0, 2, 1, 3])
-        x = g.node("Reshape", [y, g.constant(f"lstm{layer}_out_shape", np.array([0, 0, features], np.int64))])
+        outputs = [_forward_lstm(g, f"lstm{layer}_forward", x, w[0], r[0], b[0], lengths, hidden)]
+        if bidirectional:
+            # Not ONNX's bidirectional LSTM: OpenVINO (2026.4) runs its reverse direction from the
+            # end of the padded batch instead of each review's last real step. Reversing each
+            # review within its length around a forward LSTM, as SentimentNet does, is right in
+            # every runtime.
+            reversed_x = g.node("ReverseSequence", [x, lengths_i64], batch_axis=1, time_axis=0)
+            backward = _forward_lstm(g, f"lstm{layer}_backward", reversed_x, w[1], r[1], b[1], lengths, hidden)
+            outputs.append(g.node("ReverseSequence", [backward, lengths_i64], batch_axis=1, time_axis=0))
+        # [L, B, D * H]: forward then backward features, as SentimentNet concatenates them. Steps
+        # past a review's length hold whatever the runtime left there; they are never read.
+        x = outputs[0] if len(outputs) == 1 else g.node("Concat", outputs, axis=2)
 
     pooled = _pool(g, x, valid, lengths, pooling, features)
     g.node("Gemm", [pooled, g.constant("decoder_weight", np.asarray(parameters["decoder.weight"], np.float32)),

@@ -1,4 +1,6 @@
-// OpenVINO backend (CPU): reads the ONNX file exported by `mindspore.onnx.export` directly.
+// OpenVINO backend (CPU): reads the ONNX file written by export.py directly. Its free batch and
+// length dimensions stay free: OpenVINO runs each batch at its own shape (the LSTM nodes become
+// its fused LSTMSequence kernel).
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,8 +24,9 @@ class OpenVinoBackend : public Backend {
                                std::to_string(model->inputs().size()) + " inputs");
     }
     const ov::Output<const ov::Node> input = model->input();
-    if (input.get_element_type() != ov::element::i32 || !input.get_partial_shape().is_static()) {
-      throw std::runtime_error("model input must be int32 with a fixed shape, got " +
+    if (input.get_element_type() != ov::element::i32 || input.get_partial_shape().rank().is_dynamic() ||
+        input.get_partial_shape().rank().get_length() != 2) {
+      throw std::runtime_error("model input must be int32 (batch, seq_len), got " +
                                input.get_element_type().get_type_name() + " " +
                                input.get_partial_shape().to_string());
     }
@@ -31,7 +34,9 @@ class OpenVinoBackend : public Backend {
       throw std::runtime_error("model output 0 must be float32, got " +
                                model->output(0).get_element_type().get_type_name());
     }
-    input_shape_ = input.get_shape();
+    for (const ov::Dimension &dim : input.get_partial_shape()) {
+      input_shape_.push_back(dim.is_static() ? dim.get_length() : -1);
+    }
 
     // The CPU plugin defaults to bf16 where the CPU has it: 6e-4 to 6e-3 logit error on small BiLSTMs
     // here, while f32 matches MindSpore to 1e-7 or better.
@@ -48,17 +53,17 @@ class OpenVinoBackend : public Backend {
     return "OpenVINO " + build.substr(0, build.find('-')) + " (CPU)";
   }
 
-  std::vector<int64_t> InputShape() const override {
-    return std::vector<int64_t>(input_shape_.begin(), input_shape_.end());
-  }
+  std::vector<int64_t> InputShape() const override { return input_shape_; }
 
-  void Predict(const std::vector<int32_t> &token_ids, std::vector<float> *logits) override {
-    if (token_ids.size() != ov::shape_size(input_shape_)) {
+  void Predict(const std::vector<int32_t> &token_ids, const std::vector<int64_t> &shape,
+               std::vector<float> *logits) override {
+    const ov::Shape batch_shape(shape.begin(), shape.end());
+    if (token_ids.size() != ov::shape_size(batch_shape)) {
       throw std::runtime_error("Predict got " + std::to_string(token_ids.size()) + " token ids, expected " +
-                               std::to_string(ov::shape_size(input_shape_)));
+                               std::to_string(ov::shape_size(batch_shape)));
     }
     // Wraps the caller's buffer without a copy; OpenVINO only reads it.
-    ov::Tensor input(ov::element::i32, input_shape_, const_cast<int32_t *>(token_ids.data()));
+    ov::Tensor input(ov::element::i32, batch_shape, const_cast<int32_t *>(token_ids.data()));
     request_.set_input_tensor(input);
     request_.infer();
     ov::Tensor output = request_.get_output_tensor(0);
@@ -67,7 +72,7 @@ class OpenVinoBackend : public Backend {
   }
 
  private:
-  ov::Shape input_shape_;
+  std::vector<int64_t> input_shape_;
   ov::InferRequest request_;
 };
 

@@ -2,8 +2,11 @@
 //
 //   out/main --mindir_path=lstm.onnx --input0_path=preprocess_Result/00_data --output_path=.
 //
-// Reads every <name>.bin (raw int32 token ids, the model's fixed (batch, seq_len) input) in
-// --input0_path in lexicographic order, writes <output_path>/result_Files/<name>_0.bin (raw float32
+// Reads every <name>.bin (raw int32 token ids, one (batch, seq_len) batch each) in --input0_path
+// in lexicographic order. A model with a fixed input takes batches of exactly that shape; for a
+// free batch or length the file gives it: the batch size from "bs<N>" in the name
+// (LSTM_data_bs64_3.bin, as preprocess.py writes them) and the length from the file's size, so
+// batches of short reviews run short. It writes <output_path>/result_Files/<name>_0.bin (raw float32
 // logits, (batch, num_classes)) for postprocess.py, and the average latency to
 // <output_path>/time_Result/test_perform_static.txt. Errors: one line on stderr, exit code 1.
 #include <chrono>
@@ -139,19 +142,21 @@ void Run(const Flags &flags) {
     throw std::runtime_error("expected a (batch, seq_len) model input, got " + ShapeToString(input_shape));
   }
   // Fail before the first Predict rather than after writing half of the results.
+  std::vector<std::vector<int64_t>> batch_shapes;
   for (const std::string &file : input_files) {
-    CheckInt32FileSize(file, input_shape);
+    batch_shapes.push_back(BatchShape(file, input_shape));
   }
-  std::cout << backend->Name() << ", input int32 " << ShapeToString(input_shape) << ", " << input_files.size()
-            << " batches from " << flags.input0_path << std::endl;
+  std::cout << backend->Name() << ", input int32 " << ShapeToString(input_shape) << " (-1: free), "
+            << input_files.size() << " batches from " << flags.input0_path << std::endl;
 
   std::vector<float> logits;
   // Untimed warm-up: the first call includes one-off allocations and kernel selection.
-  backend->Predict(ReadInt32File(input_files.front(), input_shape), &logits);
-  if (logits.empty() || logits.size() % static_cast<size_t>(input_shape[0]) != 0) {
+  const int64_t first_rows = batch_shapes.front()[0];
+  backend->Predict(ReadInt32File(input_files.front(), batch_shapes.front()), batch_shapes.front(), &logits);
+  if (logits.empty() || logits.size() % static_cast<size_t>(first_rows) != 0) {
     // Seen with OpenVINO on MindSpore ONNX exports that index the time axis with an integer (out[:, -1]).
     throw std::runtime_error("model returned " + std::to_string(logits.size()) + " logits for a batch of " +
-                             std::to_string(input_shape[0]) + "; check the exported output shape");
+                             std::to_string(first_rows) + "; check the exported output shape");
   }
   const fs::path result_dir = fs::path(flags.output_path) / "result_Files";
   const fs::path time_dir = fs::path(flags.output_path) / "time_Result";
@@ -160,19 +165,24 @@ void Run(const Flags &flags) {
 
   std::vector<double> batch_ms;
   batch_ms.reserve(input_files.size());
-  for (const std::string &file : input_files) {
-    const std::vector<int32_t> token_ids = ReadInt32File(file, input_shape);
+  int64_t rows = 0;
+  for (size_t i = 0; i < input_files.size(); ++i) {
+    const std::vector<int32_t> token_ids = ReadInt32File(input_files[i], batch_shapes[i]);
     const auto start = std::chrono::steady_clock::now();
-    backend->Predict(token_ids, &logits);
+    backend->Predict(token_ids, batch_shapes[i], &logits);
     const auto end = std::chrono::steady_clock::now();
     batch_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-    WriteFloat32File((result_dir / ResultFileName(file)).string(), logits);
+    rows += batch_shapes[i][0];
+    WriteFloat32File((result_dir / ResultFileName(input_files[i])).string(), logits);
   }
 
-  const double average_ms = std::accumulate(batch_ms.begin(), batch_ms.end(), 0.0) / batch_ms.size();
-  const double reviews_per_second = static_cast<double>(input_shape[0]) * 1000.0 / average_ms;
-  std::cout << "average latency " << average_ms << " ms per batch of " << input_shape[0] << ", "
-            << reviews_per_second << " reviews/s over " << batch_ms.size() << " batches" << std::endl;
+  const double total_ms = std::accumulate(batch_ms.begin(), batch_ms.end(), 0.0);
+  const double average_ms = total_ms / batch_ms.size();
+  // Rows include the padding rows that fill up a last partial batch.
+  const double reviews_per_second = static_cast<double>(rows) * 1000.0 / total_ms;
+  std::cout << "average latency " << average_ms << " ms per batch of " << first_rows << ", "
+            << reviews_per_second << " reviews/s over " << batch_ms.size() << " batches (" << rows
+            << " rows, " << total_ms << " ms in total)" << std::endl;
   const fs::path time_file = time_dir / "test_perform_static.txt";
   std::ofstream time_out(time_file, std::ios::trunc);
   time_out << "NN inference cost average time: " << average_ms << " ms of infer_count " << batch_ms.size()
