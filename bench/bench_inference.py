@@ -5,9 +5,10 @@
         [--today_label_reviews=5000] [--label_reviews=0] [--parity_batches=12]
 
 Rows (reviews/s are real reviews, padding rows not counted):
-- C++ app (OpenVINO, CPU) on the whole test folder: a [batch_size, max_len] export
-  (--static_shape=True, MindSpore's ONNX exporter) and its fixed batches, against the free-shape
-  export and batches sorted by length; accuracy of each against eval.py's; logit parity with the
+- C++ app (OpenVINO, CPU) on the whole test folder: today's app (built from --today_revision, the
+  commit before free shapes) on a [batch_size, max_len] export (--static_shape=True, MindSpore's
+  ONNX exporter) and its fixed batches, against the current app on the free-shape export and
+  batches sorted by length (and, for reference, the current app on the fixed export); accuracy of each against eval.py's; logit parity with the
   checkpoint (MindSpore) on parity_batches batches spread over the lengths.
 - Export sizes: fixed-shape ONNX and MINDIR against free-shape ones, beside the checkpoint.
 - predict.py from an ONNX export: one review (median after load), predict_reviews test reviews end
@@ -91,15 +92,42 @@ def export(config_options, stem, file_format, static_shape, work):
     return stem + inference.EXPORT_EXTENSIONS[file_format]
 
 
-def cpp_app(config_options, model, static_shape, name, work):
+def build_today_app(revision, work):
+    """Builds the inference app of git `revision` (today's code) into <work>/today_app; its path,
+    or None (with a note) when the project is not a git checkout holding that revision."""
+    source = os.path.join(work, "today_app")
+    archive = subprocess.run(["git", "-C", PROJECT, "archive", revision, "ascend310_infer"], capture_output=True,
+                             check=False)
+    if archive.returncode != 0:
+        print(f"note: cannot read revision {revision} with git; today's C++ figures use the current app")
+        return None
+    subprocess.run(["rm", "-rf", source], check=True)
+    os.makedirs(source)
+    subprocess.run(["tar", "-x", "-C", source], input=archive.stdout, check=True)
+    run("build_today", ["bash", os.path.join(source, "ascend310_infer", "build.sh")], work)
+    return os.path.join(source, "ascend310_infer", "out", "main")
+
+
+def app_seconds(output):
+    """Inference seconds from an app's summary line: the current app prints the total; today's
+    app prints the average per batch and the batch count."""
+    match = APP_LINE.search(output)
+    if match:
+        return float(match.group(2)) / 1e3
+    average, batches = re.search(r"average latency (\S+) ms .* over (\d+) batches", output).groups()
+    return float(average) * int(batches) / 1e3
+
+
+def cpp_app(config_options, model, static_shape, name, work, app=APP, result_path=None):
     """(real reviews/s over the app's timed inference, accuracy, result folder, batches folder)."""
-    result_path = os.path.join(work, f"{name}_preprocess_Result")
-    run(f"{name}_preprocess", [sys.executable, os.path.join(PROJECT, "preprocess.py"), *config_options,
-                               f"--result_path={result_path}", f"--static_shape={static_shape}"], work)
+    if result_path is None:
+        result_path = os.path.join(work, f"{name}_preprocess_Result")
+        run(f"{name}_preprocess", [sys.executable, os.path.join(PROJECT, "preprocess.py"), *config_options,
+                                   f"--result_path={result_path}", f"--static_shape={static_shape}"], work)
     output_path = os.path.join(work, f"{name}_app")
-    output, _ = run(f"{name}_infer", [APP, f"--mindir_path={model}", f"--input0_path={result_path}/00_data",
+    output, _ = run(f"{name}_infer", [app, f"--mindir_path={model}", f"--input0_path={result_path}/00_data",
                                       f"--output_path={output_path}"], work)
-    total_ms = float(APP_LINE.search(output).group(2))
+    total_ms = app_seconds(output) * 1e3
     post, _ = run(f"{name}_postprocess", [sys.executable, os.path.join(PROJECT, "postprocess.py"),
                                           f"--result_dir={output_path}/result_Files",
                                           f"--label_dir={result_path}/label_ids.npy"], work)
@@ -204,6 +232,8 @@ def main():
                         help="unlabelled reviews for today's labelling (it runs at about 100 reviews/s)")
     parser.add_argument("--label_reviews", type=int, default=0, help="unlabelled reviews, new way (0: all)")
     parser.add_argument("--parity_batches", type=int, default=12)
+    parser.add_argument("--today_revision", default="4f6ff4c",
+                        help="git revision of today's code (the C++ app before free shapes)")
     arguments, config_options = parser.parse_known_args()
     config = config_module.load_config(config_options)
     work = os.path.abspath(arguments.work_dir)
@@ -227,10 +257,16 @@ def main():
 
     # ---- C++ app on the whole test folder
     run("build", ["bash", os.path.join(PROJECT, "ascend310_infer", "build.sh")], work)
-    today_rate, today_accuracy, today_out, today_batches = cpp_app(config_options, fixed["ONNX"], True, "fixed", work)
+    today_app = build_today_app(arguments.today_revision, work) or APP
+    today_rate, today_accuracy, today_out, today_batches = cpp_app(config_options, fixed["ONNX"], True, "fixed",
+                                                                   work, app=today_app)
     new_rate, new_accuracy, new_out, new_batches = cpp_app(config_options, free["ONNX"], False, "free", work)
+    fixed_now_rate = cpp_app(config_options, fixed["ONNX"], True, "fixed_current_app", work,
+                             result_path=today_batches)[0]
     table.add("C++ app (OpenVINO), test folder", f"{today_rate:.0f} reviews/s", f"{new_rate:.0f} reviews/s",
               new_rate / today_rate)
+    table.add("  (current app on the fixed 64 x 1000 export)", "", f"{fixed_now_rate:.0f} reviews/s",
+              fixed_now_rate / today_rate)
     print("C++ app measured", flush=True)
 
     # ---- eval.py's scoring

@@ -7,6 +7,8 @@ self-training's labelling and predict.py all go through score_by_length.
 
 Only numpy here: predict.py uses it without MindSpore.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from src import text
@@ -31,14 +33,24 @@ def pad_rows(id_arrays, length=None):
     return batch
 
 
-def score_by_length(run_batch, id_arrays, batch_size):
+def score_by_length(run_batch, id_arrays, batch_size, workers=1):
     """run_batch(int32 [rows, length]) -> float [rows, classes] applied to every array of token ids
-    in batches sorted by length; returns float32 [len(id_arrays), classes] in the given order."""
-    lengths = [len(ids) for ids in id_arrays]
-    results = None
-    for indices in length_sorted_batches(lengths, batch_size):
-        logits = np.asarray(run_batch(pad_rows([id_arrays[i] for i in indices])), np.float32)
-        if results is None:
-            results = np.empty((len(id_arrays), logits.shape[1]), np.float32)
+    in batches sorted by length; returns float32 [len(id_arrays), classes] in the given order.
+    workers > 1: that many batches run at once (run_batch must be thread-safe and release the GIL,
+    as onnxruntime's session.run does)."""
+    batches = length_sorted_batches([len(ids) for ids in id_arrays], batch_size)
+    if not batches:
+        return np.empty((0, 0), np.float32)
+
+    def run(indices):
+        return np.asarray(run_batch(pad_rows([id_arrays[i] for i in indices])), np.float32)
+
+    if workers > 1 and len(batches) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            outputs = list(pool.map(run, batches))
+    else:
+        outputs = [run(indices) for indices in batches]
+    results = np.empty((len(id_arrays), outputs[0].shape[1]), np.float32)
+    for indices, logits in zip(batches, outputs):
         results[indices] = logits
-    return results if results is not None else np.empty((0, 0), np.float32)
+    return results

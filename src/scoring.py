@@ -16,8 +16,8 @@ from src import dataset, errors, inference, length_batching
 
 def network_logits(network, pooling, id_arrays, batch_size):
     """float32 [len(id_arrays), classes]: `network`'s logits for each array of token ids, in order."""
-    run_batch = inference.network_onnx_runner(network, pooling)
-    return length_batching.score_by_length(run_batch, id_arrays, batch_size)
+    run_batch = inference.network_onnx_runner(network, pooling, threads=1)
+    return length_batching.score_by_length(run_batch, id_arrays, batch_size, inference.PARALLEL_BATCHES)
 
 
 def read_split(preprocess_path, split, columns=("feature", "label")):

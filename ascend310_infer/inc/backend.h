@@ -11,11 +11,18 @@
 #include <string>
 #include <vector>
 
+// One input batch: token ids, row-major, of `shape` (batch, seq_len).
+struct Batch {
+  std::vector<int32_t> token_ids;
+  std::vector<int64_t> shape;
+};
+
 struct BackendOptions {
   std::string model_path;
   std::string device_target;  // "CPU" or "Ascend"
   uint32_t device_id = 0;
   int num_threads = 0;  // 0: the backend's default (all physical cores)
+  int batches_in_flight = 0;  // 0: the backend's optimum (one per core); 1: one batch on all threads
 };
 
 class Backend {
@@ -28,6 +35,15 @@ class Backend {
   // first output, row-major. Throws std::runtime_error on failure.
   virtual void Predict(const std::vector<int32_t> &token_ids, const std::vector<int64_t> &shape,
                        std::vector<float> *logits) = 0;
+  // Runs every batch; (*logits)[i] receives batch i's logits. Backends that can keep several
+  // batches in flight (one per CPU core: an LSTM's small per-step products scale poorly over
+  // threads within one batch) override it; by default the batches run one after the other.
+  virtual void PredictAll(const std::vector<Batch> &batches, std::vector<std::vector<float>> *logits) {
+    logits->resize(batches.size());
+    for (size_t i = 0; i < batches.size(); ++i) {
+      Predict(batches[i].token_ids, batches[i].shape, &(*logits)[i]);
+    }
+  }
 };
 
 // Both factories throw std::runtime_error when the model cannot be loaded or has the wrong signature.
