@@ -65,27 +65,23 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert summary["ngram"] is True and "n-gram logistic regression trained on" in result.stdout
 
 
-class UndecidedNetwork:
-    """Stands in for the teacher LSTM: probability 1/2 for every review."""
-
-    def set_train(self, mode):
-        pass
-
-    def __call__(self, features):
-        return type("Logits", (), {"asnumpy": lambda self: np.zeros((features.shape[0], 2), np.float32)})()
+def undecided_logits(network, pooling, id_arrays, batch_size):
+    """Stands in for the teacher LSTM's scoring: probability 1/2 for every review."""
+    return np.zeros((len(id_arrays), 2), np.float32)
 
 
-def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path):
+def test_the_ngram_model_and_the_teacher_label_together(workspace, tmp_path, monkeypatch):
     from easydict import EasyDict
-    from src import dataset, ngram
+    from src import dataset, ngram, scoring
     work, corpus = workspace
     config = EasyDict(aclimdb_path=corpus, glove_path=str(work / "glove"), embed_size=8,
                       preprocess_path=str(tmp_path / "preprocess"), max_len=40, min_freq=1, max_vocab=0,
                       valid_ratio=0.1, seed=1, pretrain_epochs=0, pseudo_label_ratio=1.0,
-                      pseudo_label_ngram=True, batch_size=8, bucket_width=8)
+                      pseudo_label_ngram=True, batch_size=8, bucket_width=8, pooling="max_mean")
     dataset.prepare(config)
     # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.
-    self_training.write_pseudo_labels(UndecidedNetwork(), config, str(tmp_path))
+    monkeypatch.setattr(scoring, "network_logits", undecided_logits)
+    self_training.write_pseudo_labels(None, config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
     model = ngram.fit(*dataset.read_reviews(config.preprocess_path, "train"))
     expected = ngram.positive_probability(model, [row["feature"] for row in rows]) > 0.5
