@@ -2,13 +2,14 @@
 
     python eval.py --preprocess_path=./preprocess --ckpt_file=./ckpt_lstm/lstm_best.ckpt
 
-Scores every test review (no remainder dropped), prints accuracy, per-class recall and F1 in the
-reference's format and writes them to metrics_file (JSON).
+Scores every test review (no remainder dropped) in batches sorted by length (src/scoring.py),
+prints accuracy, per-class recall and F1 in the reference's format and writes them to
+metrics_file (JSON).
 """
 import json
 import os
 
-from src import checkpoint, config as config_module, dataset, device, errors, training
+from src import checkpoint, config as config_module, dataset, device, errors, scoring
 
 
 def main():
@@ -32,10 +33,9 @@ def main():
     # given would report a number about other data.
     dataset.check_matches(config, meta)
     config, network = checkpoint.load_network(config, config.ckpt_file, meta["vocab_size"], meta["embed_dim"])
-    test_data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size,
-                                       training=False, max_len=config.max_len,
-                                       bucket_width=config.bucket_width)
-    metrics = training.evaluate(network, test_data)
+    test = scoring.read_split(config.preprocess_path, "test")
+    logits = scoring.network_logits(network, config.pooling, test["feature"], config.batch_size)
+    metrics = scoring.classification_metrics(logits, test["label"])
     metrics.update(reviews=meta["counts"]["test"], checkpoint=os.path.abspath(config.ckpt_file))
     print("============== {} ==============".format(
         {key: metrics[key] for key in ("acc", "recall", "f1")}), flush=True)

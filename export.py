@@ -1,13 +1,18 @@
 """Export a SentimentNet checkpoint to MINDIR, ONNX or AIR for deployment.
 
-    python export.py --ckpt_file=./ckpt_lstm/lstm_best.ckpt --file_name=lstm --file_format=MINDIR \
-        --preprocess_path=./preprocess [--batch_size=64 --max_len=1000]
+    python export.py --ckpt_file=./ckpt_lstm/lstm_best.ckpt --file_name=lstm --file_format=ONNX \
+        --preprocess_path=./preprocess [--static_shape=True --batch_size=64 --max_len=1000]
 
-Writes <file_name>.mindir/.onnx/.air with a fixed int32 input "token_ids" [batch_size, max_len]
-(ONNX graphs are fixed to the example shape anyway, and the inference app feeds full batches),
-and <file_name>.json beside it: vocabulary, tokenizer version, input/output names and shapes,
-label names and hyperparameters, so predict.py and deployments need no preprocessed folder.
-The export is then run once on sample reviews and compared with the checkpoint's logits.
+Writes <file_name>.mindir/.onnx/.air with one int32 input "token_ids" [batch, length], padded with
+0 at the end, and one float32 output "logits" [batch, num_classes]. By default batch and length
+are free: the ONNX graph is built from the weights with ONNX's own LSTM operator
+(src/onnx_export.py), the MINDIR is exported with a dynamic-shape input, so reviews are run
+without padding to max_len and the file holds little more than the weights. --static_shape=True
+(and always for AIR) fixes the input to [batch_size, max_len] for runtimes that need static
+shapes (Ascend 310 ATC). <file_name>.json beside it describes the export: vocabulary, tokenizer
+version, input/output names and shapes, label names and hyperparameters, so predict.py and
+deployments need no preprocessed folder. The export is then run on sample reviews of many
+lengths and compared with the checkpoint's logits.
 """
 import json
 import os
@@ -16,7 +21,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src import checkpoint, config as config_module, dataset, device, download, errors, inference, text
+from src import checkpoint, config as config_module, dataset, device, download, errors, inference, onnx_export, text
 
 PARITY_TOLERANCE = 1e-4  # max abs logit difference accepted between export and checkpoint
 
@@ -37,31 +42,45 @@ def sample_input(batch_size, max_len, vocab_size, seed):
     return inference.pad_batch(id_lists, batch_size, max_len)
 
 
-def exported_logits(path, file_format, token_ids):
-    """The export's output for token_ids, or None when no runtime for it is installed here."""
+def sample_batches(config, vocab_size, static_shape):
+    """Batches for the parity check: the fixed shape only, or many batch sizes and lengths for a
+    free-shape export (a single short review, a full batch padded to max_len, and between)."""
+    if static_shape:
+        return [sample_input(config.batch_size, config.max_len, vocab_size, config.seed)]
+    shapes = [(1, 1), (1, 7), (3, 16), (5, 64), (config.batch_size, config.max_len)]
+    return [sample_input(rows, length, vocab_size, config.seed + index)
+            for index, (rows, length) in enumerate(shapes)]
+
+
+def exported_runner(path, file_format):
+    """token_ids -> the export's logits, or None when no runtime for it is installed here."""
     if file_format == "MINDIR":
-        return nn.GraphCell(ms.load(path))(ms.Tensor(token_ids)).asnumpy()
+        graph = nn.GraphCell(ms.load(path))
+        return lambda token_ids: graph(ms.Tensor(token_ids)).asnumpy()
     if file_format == "ONNX":
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401
         except ImportError:
             return None
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        return session.run(None, {inference.INPUT_NAME: token_ids})[0]
+        session = inference.onnxruntime_session(path)
+        return lambda token_ids: session.run(None, {inference.INPUT_NAME: token_ids})[0]
     return None  # AIR runs only on Ascend through ATC-converted models
 
 
-def describe_export(config, meta, vocabulary):
+def describe_export(config, meta, vocabulary, static_shape):
+    # null: a free dimension. max_len stays the truncation length of reviews either way.
+    batch, length = (config.batch_size, config.max_len) if static_shape else (None, None)
     return {
         "sidecar_version": inference.SIDECAR_VERSION,
         "model": "SentimentNet",
         "tokenizer_version": text.TOKENIZER_VERSION,
         "max_len": config.max_len,
         "batch_size": config.batch_size,
+        "static_shape": static_shape,
         "input": {"name": inference.INPUT_NAME, "dtype": "int32",
-                  "shape": [config.batch_size, config.max_len], "pad_id": text.PAD_ID, "unk_id": text.UNK_ID},
+                  "shape": [batch, length], "pad_id": text.PAD_ID, "unk_id": text.UNK_ID},
         "output": {"name": inference.OUTPUT_NAME, "dtype": "float32",
-                   "shape": [config.batch_size, config.num_classes]},
+                   "shape": [batch, config.num_classes]},
         "num_classes": config.num_classes,
         "labels": list(inference.LABELS) if config.num_classes == len(inference.LABELS)
         else [str(i) for i in range(config.num_classes)],
@@ -116,18 +135,14 @@ def main():
     stem = config.file_name[:-len(extension)] if config.file_name.endswith(extension) else config.file_name
     path = stem + extension
     check_overwritable(path)
-    example = ms.Tensor(example_input(config.batch_size, config.max_len))
+    # AIR goes through Ascend's ATC, which compiles one fixed shape.
+    static_shape = bool(config.static_shape) or config.file_format == "AIR"
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        if config.file_format == "ONNX":
-            # mindspore.export(..., "ONNX") drops output_names; mindspore.onnx.export keeps both.
-            ms.onnx.export(network, example, file_name=path, input_names=[inference.INPUT_NAME],
-                           output_names=[inference.OUTPUT_NAME])
-        else:
-            ms.export(network, example, file_name=stem, file_format=config.file_format)
+        write_export(network, config, path, stem, static_shape)
         if not os.path.isfile(path):  # ms.onnx.export logs a failed write instead of raising
             raise OSError(f"the exporter could not write {path}")
-        sidecar = inference.write_sidecar(path, describe_export(config, meta, vocabulary))
+        sidecar = inference.write_sidecar(path, describe_export(config, meta, vocabulary, static_shape))
     except OSError as error:
         # A half-written export (full disk) must not stay behind looking usable.
         for leftover in (path, inference.sidecar_path(path) + ".tmp"):
@@ -135,17 +150,47 @@ def main():
                 os.remove(leftover)
         raise errors.UserError(f"cannot write {path}: {error.strerror or error}; pass a --file_name in a "
                                "writable folder with free space") from None
-    print(f"Exported {path} ({os.path.getsize(path) / 1e6:.2f} MB), input {inference.INPUT_NAME} int32 "
-          f"[{config.batch_size}, {config.max_len}]; description in {sidecar}")
+    shape = f"[{config.batch_size}, {config.max_len}]" if static_shape else "[batch, length] (free)"
+    print(f"Exported {path} ({os.path.getsize(path) / 1e6:.2f} MB; checkpoint "
+          f"{os.path.getsize(config.ckpt_file) / 1e6:.2f} MB), input {inference.INPUT_NAME} int32 {shape}; "
+          f"description in {sidecar}")
+    check_parity(network, config, path, sample_batches(config, meta["vocab_size"], static_shape))
 
-    samples = sample_input(config.batch_size, config.max_len, meta["vocab_size"], config.seed)
-    exported = exported_logits(path, config.file_format, samples)
-    if exported is not None:
-        difference = float(np.abs(exported - network(ms.Tensor(samples)).asnumpy()).max())
-        if difference > PARITY_TOLERANCE:
-            print(f"warning: {path} differs from the checkpoint by up to {difference:.3g} in the logits")
+
+def write_export(network, config, path, stem, static_shape):
+    if static_shape:
+        example = ms.Tensor(example_input(config.batch_size, config.max_len))
+        if config.file_format == "ONNX":
+            # mindspore.export(..., "ONNX") drops output_names; mindspore.onnx.export keeps both.
+            ms.onnx.export(network, example, file_name=path, input_names=[inference.INPUT_NAME],
+                           output_names=[inference.OUTPUT_NAME])
         else:
-            print(f"Checked: {path} reproduces the checkpoint's logits (max abs difference {difference:.2g})")
+            ms.export(network, example, file_name=stem, file_format=config.file_format)
+    elif config.file_format == "ONNX":
+        # MindSpore's ONNX exporter fixes every shape to the example's; this graph has none.
+        parameters = {p.name: p.asnumpy() for p in network.get_parameters()}
+        onnx_export.save(onnx_export.build_sentiment_graph(parameters, config.pooling), path)
+    else:
+        ms.export(network, ms.Tensor(shape=[None, None], dtype=ms.int32), file_name=stem,
+                  file_format=config.file_format)
+
+
+def check_parity(network, config, path, batches):
+    """Runs the export and the checkpoint on `batches` and reports the largest logit difference."""
+    run_export = exported_runner(path, config.file_format)
+    if run_export is None:
+        return
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))  # one compile for all batches
+    difference = 0.0
+    for token_ids in batches:
+        expected = network(ms.Tensor(token_ids)).asnumpy()
+        difference = max(difference, float(np.abs(run_export(token_ids) - expected).max()))
+    lengths = sorted({batch.shape[1] for batch in batches})
+    if difference > PARITY_TOLERANCE:
+        print(f"warning: {path} differs from the checkpoint by up to {difference:.3g} in the logits")
+    else:
+        print(f"Checked: {path} reproduces the checkpoint's logits (max abs difference {difference:.2g}; "
+              f"{len(batches)} batches, lengths {', '.join(map(str, lengths))})")
 
 
 if __name__ == "__main__":

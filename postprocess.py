@@ -4,7 +4,7 @@
 
 Reads result_dir/LSTM_data_bs<B>_<i>_0.bin (float32 [B, num_classes]) for every batch that
 preprocess.py wrote (counts.json beside label_ids.npy gives B and the real reviews per batch),
-skips the padding rows of the last batch, prints `result of Accuracy is:  <value>` as the
+skips the padding rows that fill up the one batch that is not full, prints `result of Accuracy is:  <value>` as the
 reference did and writes that line to acc.log beside result_dir.
 """
 import json

@@ -10,9 +10,11 @@ input shape). A checkpoint needs --preprocess_path for the vocabulary; it carrie
 settings (--num_hiddens, --pooling, ...).
 Prints `label<TAB>probability<TAB>review` per review, or one JSON object per line with --json:
 exactly one answer per non-blank input line (lines end at LF, CRLF or CR; blank lines are skipped).
-Exports take a fixed [batch_size, max_len] input, so one review costs a whole batch (about 0.6 s
-for 64 x 500 on 2 CPU cores); for one review at a time export with --batch_size=1 (about 10 ms)
-or use the checkpoint, which pads only to the review's length. --verbose prints the timings.
+Many reviews are run in batches of batch_size sorted by length, each padded only to its longest
+review; one review runs at its own length. An .onnx export runs on onnxruntime alone (no
+MindSpore import); a checkpoint runs as the same ONNX graph built in memory from its weights
+(no graph compile per call). Exports made with --static_shape=True take exactly
+[batch_size, max_len], so one review costs a whole batch. --verbose prints the timings.
 """
 import argparse
 import json

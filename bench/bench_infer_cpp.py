@@ -5,9 +5,12 @@ the exports reproduce the checkpoint (MINDIR via MindSpore, ONNX via onnxruntime
         [--max_batches=20] [--work_dir=./bench_infer] [--batch_size, --max_len]
 
 Runs export.py (MINDIR and ONNX), preprocess.py, build.sh and the app as run_infer_310.sh does,
-on the first max_batches test batches (0: all), then compares logits batch by batch.
+on the first max_batches test batches (0: all), then compares logits batch by batch with the
+checkpoint in MindSpore. Pass --static_shape=True for the fixed [batch_size, max_len] exports.
+bench/bench_inference.py puts all deployment figures, today's and the new, side by side.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -46,7 +49,7 @@ def main():
     python = sys.executable
 
     stem = os.path.join(work, "lstm")
-    for file_format in ("MINDIR", "ONNX"):
+    for file_format in ("MINDIR", "ONNX"):  # static_shape among config_options applies to both
         run(f"export_{file_format.lower()}", [python, os.path.join(PROJECT, "export.py"), *config_options,
                                               f"--file_name={stem}", f"--file_format={file_format}"], work)
     result_path = os.path.join(work, "preprocess_Result")
@@ -68,13 +71,20 @@ def main():
     latency = LATENCY_LINE.search(app_output)
 
     # Logits of each runtime on the same batches; the checkpoint in MindSpore is the reference.
-    checkpoint = inference.load_predictor(config.ckpt_file, config).run_batch
+    import mindspore as ms
+
+    network = inference.load_checkpoint_network(config.ckpt_file, config)[0]
+    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    checkpoint = lambda token_ids: network(ms.Tensor(token_ids)).asnumpy()  # noqa: E731
     mindir = inference.load_predictor(stem + ".mindir", config).run_batch
     onnx = inference.load_predictor(stem + ".onnx", config).run_batch
+    with open(os.path.join(result_path, "counts.json"), encoding="utf-8") as file:
+        lengths = json.load(file).get("batch_lengths")
     differences = {"MINDIR (MindSpore)": 0.0, "ONNX (onnxruntime)": 0.0, "C++ app (OpenVINO)": 0.0}
     for name in bins:
         token_ids = np.fromfile(os.path.join(subset, name), np.int32)
-        token_ids = token_ids.reshape(config.batch_size, config.max_len)
+        index = int(re.search(r"_(\d+)\.bin$", name).group(1))
+        token_ids = token_ids.reshape(config.batch_size, lengths[index] if lengths else config.max_len)
         expected = checkpoint(token_ids)
         result_file = os.path.join(work, "result_Files", name[:-len(".bin")] + "_0.bin")
         app_logits = np.fromfile(result_file, np.float32).reshape(expected.shape)
@@ -82,7 +92,8 @@ def main():
                                 ("ONNX (onnxruntime)", onnx(token_ids)), ("C++ app (OpenVINO)", app_logits)):
             differences[runtime] = max(differences[runtime], float(np.abs(logits - expected).max()))
 
-    print(f"input int32 [{config.batch_size}, {config.max_len}], {len(bins)} test batches")
+    shape = f"[{config.batch_size}, {config.max_len}]" if config.static_shape else f"[{config.batch_size}, length]"
+    print(f"input int32 {shape}, {len(bins)} test batches")
     for label, path in (("checkpoint", config.ckpt_file), ("MINDIR", stem + ".mindir"),
                         ("ONNX", stem + ".onnx"), ("sidecar JSON", stem + ".json")):
         print(f"size {label:<14} {os.path.getsize(path) / 1e6:10.3f} MB  {path}")

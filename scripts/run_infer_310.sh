@@ -60,14 +60,17 @@ if [ "$app_target" = CPU ] && [ "${model##*.}" = mindir ] && [ -z "${MSLITE_HOME
     model=$onnx_model
 fi
 
-# The batches must have the model's fixed input shape: export.py's sidecar JSON records it.
+# The batches follow the model's input: export.py's sidecar JSON records its batch size, max_len
+# and whether the shape is fixed (then every batch is [batch_size, max_len]; otherwise batches are
+# sorted by length and padded to their longest review). Sidecars without the flag are fixed.
 shape_args=()
 sidecar="${model%.*}.json"
 if [ -f "$sidecar" ]; then
-    read_shape='import json, sys; d = json.load(open(sys.argv[1])); print(d["batch_size"], d["max_len"])'
+    read_shape='import json, sys; d = json.load(open(sys.argv[1]))
+print(d["batch_size"], d["max_len"], d.get("static_shape", True))'
     shape=$("$python" -c "$read_shape" "$sidecar") || fail "cannot read the input shape from $sidecar"
-    read -r batch_size max_len <<<"$shape"
-    shape_args=("--batch_size=$batch_size" "--max_len=$max_len")
+    read -r batch_size max_len static_shape <<<"$shape"
+    shape_args=("--batch_size=$batch_size" "--max_len=$max_len" "--static_shape=$static_shape")
 else
     echo "note: no $sidecar: batches use batch_size and max_len of default_config.yaml"
 fi

@@ -154,13 +154,12 @@ def load_weights(network, path):
 
 def load_network(config, path, vocab_size, embed_dim):
     """(config with the checkpoint's architecture, the network built from it with the checkpoint's
-    weights, in inference mode and compiled for any batch shape)."""
+    weights, in inference mode)."""
     parameters = read(path)
     config = apply_architecture(config, parameters, path)
     network = lstm.build_model(config, vocab_size, embed_dim)
     load_into(network, parameters, path)
     network.set_train(False)
-    network.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
     return config, network
 
 

@@ -7,8 +7,8 @@ and the model's hyperparameters. It also lists the SHA-256 of each export it des
 sidecar overwritten by a later export with other settings is caught instead of silently feeding
 the wrong vocabulary or shape.
 
-MindSpore and onnxruntime are imported only by the backend that needs them: predicting with an
-ONNX file never pays MindSpore's import time.
+MindSpore, onnx and onnxruntime are imported only by the backend that needs them: predicting with
+an ONNX file needs onnxruntime alone and never pays MindSpore's import time.
 """
 import codecs
 import json
@@ -18,12 +18,15 @@ import time
 
 import numpy as np
 
-from src import device, download, errors, text
+from src import device, download, errors, length_batching, text
 
 LABELS = ("negative", "positive")  # index = label id (src/imdb.py: neg 0, pos 1)
 INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"
 SIDECAR_VERSION = 1
 EXPORT_EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+# onnxruntime runs this many batches at once, one thread each: an LSTM step's products are too
+# small to split well over threads, and whole batches side by side ran up to 1.5x faster on 2 cores.
+PARALLEL_BATCHES = os.cpu_count() or 1
 
 
 def softmax(logits):
@@ -121,25 +124,25 @@ def read_sidecar(model_path):
 
 class Predictor:
     """Text -> logits with one of the backends below. `fixed_shape` exports take exactly
-    (batch_size, max_len); a checkpoint model takes any shape, so batches are padded only to
-    their longest review (same logits: the model never reads padding)."""
+    (batch_size, max_len); other models take any shape, so reviews are batched by length and
+    each batch is padded only to its longest review (same logits: the model never reads padding)."""
 
-    def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS):
+    def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS, workers=1):
         self.vocabulary, self.max_len, self.batch_size = vocabulary, max_len, batch_size
         self.run_batch, self.fixed_shape, self.labels = run_batch, fixed_shape, list(labels)
+        self.workers = workers  # batches run at once (thread-safe run_batch only)
 
     def encode(self, reviews):
         return [self.vocabulary.encode(text.tokenize(review), self.max_len) for review in reviews]
 
     def logits(self, reviews):
         id_lists = self.encode(reviews)
+        if not self.fixed_shape:
+            return length_batching.score_by_length(self.run_batch, id_lists, self.batch_size, self.workers)
         outputs = []
         for start in range(0, len(id_lists), self.batch_size):
             chunk = id_lists[start:start + self.batch_size]
-            if self.fixed_shape:
-                batch = pad_batch(chunk, self.batch_size, self.max_len)
-            else:
-                batch = pad_batch(chunk, len(chunk), max(len(ids) for ids in chunk))
+            batch = pad_batch(chunk, self.batch_size, self.max_len)
             outputs.append(np.asarray(self.run_batch(batch), np.float32)[:len(chunk)])
         return np.concatenate(outputs)
 
@@ -162,25 +165,47 @@ def load_predictor(model_path, config):
         raise errors.UserError(f"cannot predict with {model_path}: expected a .ckpt, .onnx or .mindir file")
     sidecar = read_sidecar(model_path)
     vocabulary = text.Vocabulary(sidecar["vocabulary"])
-    run_batch = (_onnx_runner if extension == ".onnx" else _mindir_runner)(model_path, sidecar, config)
-    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape=True,
-                     labels=sidecar["labels"])
+    # Sidecars written before free shapes existed describe fixed-shape exports.
+    fixed_shape = all(isinstance(size, int) for size in sidecar["input"]["shape"])
+    if extension == ".onnx":
+        # Fixed-shape batches run one after the other, so they get all threads.
+        workers = 1 if fixed_shape else PARALLEL_BATCHES
+        run_batch = _onnx_runner(model_path, threads=0 if fixed_shape else 1)
+    else:
+        workers, run_batch = 1, _mindir_runner(model_path, config)
+    return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape,
+                     labels=sidecar["labels"], workers=workers)
 
 
-def _onnx_runner(model_path, sidecar, config):
+def onnxruntime_session(model, threads=0):
+    """An onnxruntime CPU session for an ONNX file path or serialized model bytes (threads 0: one
+    per physical core)."""
     try:
         import onnxruntime
     except ImportError:
-        raise errors.UserError("predicting with .onnx needs onnxruntime (pip install onnxruntime)") from None
+        raise errors.UserError("running an ONNX graph needs onnxruntime (pip install onnxruntime)") from None
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _onnx_runner(model_path, threads):
     try:
-        session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(model_path, threads)
+    except errors.UserError:
+        raise  # onnxruntime is not installed
     except Exception as error:  # onnxruntime raises its own exception types per failure
         raise errors.UserError(f"onnxruntime cannot load {model_path}: {errors.first_line(error)}") from None
+    return _session_runner(session)
+
+
+def _session_runner(session):
     input_name = session.get_inputs()[0].name
     return lambda batch: session.run(None, {input_name: batch})[0]
 
 
-def _mindir_runner(model_path, sidecar, config):
+def _mindir_runner(model_path, config):
     import mindspore as ms
     from mindspore import nn
 
@@ -192,8 +217,9 @@ def _mindir_runner(model_path, sidecar, config):
     return lambda batch: graph(ms.Tensor(batch)).asnumpy()
 
 
-def _checkpoint_predictor(model_path, config):
-    import mindspore as ms
+def load_checkpoint_network(model_path, config):
+    """(SentimentNet in inference mode with the checkpoint's weights, its config, vocabulary,
+    meta) from a checkpoint and config.preprocess_path (its vocabulary)."""
     from src import checkpoint, dataset
 
     if not os.path.isfile(os.path.join(config.preprocess_path, dataset.META_FILE)):
@@ -207,11 +233,27 @@ def _checkpoint_predictor(model_path, config):
     vocabulary = text.Vocabulary.load(os.path.join(config.preprocess_path, dataset.VOCAB_FILE))
     device.setup(config)
     config, network = checkpoint.load_network(config, model_path, meta["vocab_size"], meta["embed_dim"])
+    return network, config, vocabulary, meta
+
+
+def network_onnx_runner(network, pooling, threads=0):
+    """int32 [batch, length] -> logits of `network` (a SentimentNet), computed by onnxruntime on
+    the ONNX graph export.py writes, built in memory from the network's current weights.
+    MindSpore compiles a graph per input shape or runs a slower dynamic-shape graph; this runs
+    any shape at once, with the same logits (export.py's parity check)."""
+    from src import onnx_export
+
+    parameters = {parameter.name: parameter.asnumpy() for parameter in network.get_parameters()}
+    graph = onnx_export.build_sentiment_graph(parameters, pooling)
+    return _session_runner(onnxruntime_session(graph.SerializeToString(), threads))
+
+
+def _checkpoint_predictor(model_path, config):
+    network, config, vocabulary, meta = load_checkpoint_network(model_path, config)
     labels = LABELS if config.num_classes == len(LABELS) else [str(i) for i in range(config.num_classes)]
     # Reviews are cut where preprocessing cut them for training and evaluation.
     return Predictor(vocabulary, meta["settings"]["max_len"], config.batch_size,
-                     lambda batch: network(ms.Tensor(batch)).asnumpy(), False, labels)
-
+                     network_onnx_runner(network, config.pooling, threads=1), False, labels, PARALLEL_BATCHES)
 
 
 def timed(function, *args):

@@ -14,9 +14,8 @@ import os
 import time
 
 import numpy as np
-from tqdm import tqdm
 
-from src import dataset, errors, inference, ngram
+from src import dataset, errors, inference, ngram, scoring
 
 TEACHER_FOLDER = "teacher"
 PSEUDO_FILE = "pseudo_labels.mindrecord"
@@ -61,27 +60,16 @@ def most_confident(probabilities, ratio):
 def write_pseudo_labels(network, config, ckpt_path):
     """Labels the unlabelled reviews with `network` and writes the chosen ones (with their token
     ids as preprocessed) to <ckpt_path>/pseudo_labels.mindrecord*, then pseudo_labels.json."""
-    import mindspore as ms
-
-    unlabelled = dataset.create_dataset(config.preprocess_path, "unsup", config.batch_size,
-                                        training=False, max_len=config.max_len,
-                                        bucket_width=config.bucket_width,
-                                        columns=("feature", "length", "id"))
-    network.set_train(False)
-    features, ids, probabilities = [], [], []
-    progress = tqdm(total=dataset.load_meta(config.preprocess_path)["counts"].get("unsup"),
-                    desc="label unsup", unit=" reviews", mininterval=5)
-    for batch in unlabelled.create_dict_iterator(num_epochs=1, output_numpy=True):
-        progress.update(len(batch["id"]))
-        logits = network(ms.Tensor(batch["feature"])).asnumpy()
-        probabilities.append(inference.softmax(logits)[:, 1])
-        features.extend(row[:length] for row, length in zip(batch["feature"], batch["length"]))
-        ids.append(batch["id"])
-    progress.close()
-    network.set_train(True)
+    unlabelled = scoring.read_split(config.preprocess_path, "unsup", columns=("feature", "id"))
+    features, ids = unlabelled["feature"], np.asarray(unlabelled["id"], np.int64)
     if not features:
         raise errors.UserError(f"{config.preprocess_path} holds no unlabelled reviews to self-train on")
-    probabilities = np.concatenate(probabilities)
+    started = time.time()
+    # Batches sorted by length, results in file order (src/scoring.py).
+    logits = scoring.network_logits(network, config.pooling, features, config.batch_size)
+    probabilities = inference.softmax(logits)[:, 1]
+    print(f"Self-training: {len(features)} unlabelled reviews scored in {time.time() - started:.0f} s",
+          flush=True)
     if config.pseudo_label_ngram:
         started = time.time()
         train_features, train_labels = dataset.read_reviews(config.preprocess_path, "train")
@@ -90,7 +78,6 @@ def write_pseudo_labels(network, config, ckpt_path):
         print(f"Self-training: n-gram logistic regression trained on {len(train_features)} reviews "
               f"and averaged in ({time.time() - started:.0f} s)", flush=True)
     chosen, labels = most_confident(probabilities, config.pseudo_label_ratio)
-    ids = np.concatenate(ids)
     rows = ({"id": int(ids[i]), "label": int(label), "feature": np.asarray(features[i], np.int32)}
             for i, label in zip(chosen, labels))
     dataset.write_mindrecord(os.path.join(ckpt_path, PSEUDO_FILE), rows, len(chosen), "pseudo-labels")

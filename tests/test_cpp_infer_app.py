@@ -2,7 +2,9 @@
 
 Builds out/main with build.sh, exports a tiny Embedding -> BiLSTM -> masked max pool -> Dense
 model to ONNX, runs the app on three int32 batches and checks its logits against MindSpore's,
-plus the output layout, the timing file and the error paths.
+plus the output layout, the timing file and the error paths. Then the same for a free-shape
+export of SentimentNet (src/onnx_export.py) on batches of different sizes and lengths, each
+carrying its shape in its name and size, as preprocess.py writes them.
 
     pytest tests/test_cpp_infer_app.py    # ~6 s with out/ built, ~10 s from scratch (2 cores)
 """
@@ -18,6 +20,8 @@ import pytest
 
 import mindspore as ms
 from mindspore import nn, ops
+
+import conftest  # noqa: F401  (puts the project root on sys.path for src)
 
 APP_DIR = Path(__file__).resolve().parents[1] / "ascend310_infer"
 VOCAB_SIZE, EMBED_SIZE, HIDDEN_SIZE, NUM_CLASSES = 50, 8, 4, 2
@@ -149,6 +153,76 @@ def test_timing_file_and_summary(app_run):
     assert match, lines[0]
     assert float(match.group(1)) > 0 and int(match.group(2)) == NUM_BATCHES
     assert "reviews/s" in app_run.process.stdout
+
+
+@pytest.fixture(scope="module")
+def free_shape(tmp_path_factory):
+    """A SentimentNet (random weights) exported by src/onnx_export.py, batches of several sizes
+    and lengths named LSTM_data_bs<N>_<i>.bin, and MindSpore's logits for each."""
+    from src import lstm, onnx_export
+
+    root = tmp_path_factory.mktemp("free_shape")
+    rng = np.random.default_rng(1)
+    net = lstm.SentimentNet(VOCAB_SIZE, EMBED_SIZE, HIDDEN_SIZE, 2, True, NUM_CLASSES, pooling="max_mean")
+    for param in net.get_parameters():
+        param.set_data(ms.Tensor(rng.uniform(-0.5, 0.5, param.shape).astype(np.float32)))
+    net.set_train(False)
+    net.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
+    model_path = root / "sentiment.onnx"
+    onnx_export.save(onnx_export.build_sentiment_graph({p.name: p.asnumpy() for p in net.get_parameters()},
+                                                       "max_mean"), str(model_path))
+    bin_dir = root / "bins"
+    bin_dir.mkdir()
+    expected = {}
+    previous_mode = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        for i, (rows, length) in enumerate(((3, 1), (5, 9), (5, 40))):
+            lengths = rng.integers(1, length + 1, size=rows)
+            token_ids = np.zeros((rows, length), np.int32)
+            for row, n in enumerate(lengths):
+                token_ids[row, :n] = rng.integers(1, VOCAB_SIZE, size=n)
+            name = f"LSTM_data_bs{rows}_{i}"
+            token_ids.tofile(bin_dir / f"{name}.bin")
+            expected[f"{name}_0.bin"] = (rows, net(ms.Tensor(token_ids)).asnumpy())
+    finally:
+        ms.set_context(mode=previous_mode)
+    unnamed = root / "unnamed"
+    unnamed.mkdir()
+    np.ones((2, 3), np.int32).tofile(unnamed / "batch.bin")
+    ragged = root / "ragged"
+    ragged.mkdir()
+    np.ones(7, np.int32).tofile(ragged / "LSTM_data_bs2_0.bin")
+    return SimpleNamespace(root=root, model=model_path, bins=bin_dir, expected=expected, unnamed=unnamed,
+                           ragged=ragged)
+
+
+def test_free_shape_export_runs_each_batch_at_its_own_shape(app, free_shape):
+    output_dir = free_shape.root / "infer_out"
+    run = _run_app(app, f"--mindir_path={free_shape.model}", f"--input0_path={free_shape.bins}",
+                   f"--output_path={output_dir}", cwd=free_shape.root)
+    assert run.returncode == 0, run.stderr
+    assert "input int32 (-1, -1)" in run.stdout and "13 rows" in run.stdout
+    max_abs_diff = 0.0
+    for name, (rows, logits) in free_shape.expected.items():
+        result = np.fromfile(output_dir / "result_Files" / name, np.float32)
+        assert result.size == rows * NUM_CLASSES
+        max_abs_diff = max(max_abs_diff, np.abs(result.reshape(rows, NUM_CLASSES) - logits).max())
+    print(f"max abs logit diff, OpenVINO app (free shape) vs MindSpore: {max_abs_diff:.3g}")
+    assert max_abs_diff < 1e-4
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("unnamed", "the model's batch size is free and the file name carries none"),
+    ("ragged", "has 28 bytes, not a whole number of int32 rows for a batch of 2"),
+])
+def test_free_shape_batches_that_do_not_fit_fail_with_one_line(app, free_shape, tmp_path, folder, message):
+    run = _run_app(app, f"--mindir_path={free_shape.model}", f"--input0_path={getattr(free_shape, folder)}",
+                   f"--output_path={tmp_path}", cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.startswith("ERROR: ") and run.stderr.count("\n") == 1, run.stderr
+    assert message in run.stderr
+    assert not (tmp_path / "result_Files").exists()
 
 
 def test_help_exits_zero(app, tmp_path):

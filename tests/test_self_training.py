@@ -39,21 +39,17 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert summary["ngram"] is True and "n-gram logistic regression trained on" in tiny_run.output
 
 
-class UndecidedNetwork:
-    """Stands in for the teacher LSTM: probability 1/2 for every review."""
-
-    def set_train(self, mode):
-        pass
-
-    def __call__(self, features):
-        return type("Logits", (), {"asnumpy": lambda self: np.zeros((features.shape[0], 2), np.float32)})()
+def undecided_logits(network, pooling, id_arrays, batch_size):
+    """Stands in for the teacher LSTM's scoring: probability 1/2 for every review."""
+    return np.zeros((len(id_arrays), 2), np.float32)
 
 
-def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path):
-    from src import ngram
+def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monkeypatch):
+    from src import ngram, scoring
     config = config_module.load_config([f"--preprocess_path={tiny_run.preprocess}", *SELF_TRAINING])
     # With an undecided teacher, the mean of the two probabilities sides with the n-gram model.
-    self_training.write_pseudo_labels(UndecidedNetwork(), config, str(tmp_path))
+    monkeypatch.setattr(scoring, "network_logits", undecided_logits)
+    self_training.write_pseudo_labels(None, config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
     model = ngram.fit(*dataset.read_reviews(config.preprocess_path, "train"))
     expected = ngram.positive_probability(model, [row["feature"] for row in rows]) > 0.5

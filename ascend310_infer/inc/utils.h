@@ -12,6 +12,12 @@ std::vector<std::string> ListBinFiles(const std::string &dir);
 // Throws, naming both sizes, unless the file holds exactly one raw int32 array of `shape`.
 void CheckInt32FileSize(const std::string &path, const std::vector<int64_t> &shape);
 
+// The (batch, seq_len) of one input file for a model input of `model_shape` (-1: free). Free
+// dimensions come from the file: the batch from "bs<N>" in its name (LSTM_data_bs64_3.bin, as
+// preprocess.py names them) and seq_len from its size. Throws, naming the file, when the size
+// does not fit.
+std::vector<int64_t> BatchShape(const std::string &path, const std::vector<int64_t> &model_shape);
+
 // Reads a raw int32 array of `shape` (size checked as above).
 std::vector<int32_t> ReadInt32File(const std::string &path, const std::vector<int64_t> &shape);
 

@@ -40,18 +40,26 @@ class MsLiteBackend : public Backend {
     if (inputs_[0].DataType() != mindspore::DataType::kNumberTypeInt32) {
       throw std::runtime_error("model input must be int32 token ids");
     }
-    for (const int64_t dim : inputs_[0].Shape()) {
-      if (dim <= 0) {
-        throw std::runtime_error("model input shape is dynamic; export the MINDIR with a fixed (batch, seq_len)");
-      }
+    if (inputs_[0].Shape().size() != 2) {
+      throw std::runtime_error("model input must be (batch, seq_len)");
     }
+    model_shape_ = inputs_[0].Shape();  // -1 marks a free dimension of a dynamic-shape MINDIR
   }
 
   std::string Name() const override { return "MindSpore Lite (" + device_target_ + ")"; }
 
-  std::vector<int64_t> InputShape() const override { return inputs_[0].Shape(); }
+  std::vector<int64_t> InputShape() const override { return model_shape_; }
 
-  void Predict(const std::vector<int32_t> &token_ids, std::vector<float> *logits) override {
+  void Predict(const std::vector<int32_t> &token_ids, const std::vector<int64_t> &shape,
+               std::vector<float> *logits) override {
+    if (inputs_[0].Shape() != shape) {
+      // A dynamic-shape model is resized to each batch's shape (a no-op for a fixed one).
+      const mindspore::Status resized = model_.Resize(inputs_, {shape});
+      if (resized != mindspore::kSuccess) {
+        throw std::runtime_error("MindSpore Lite Resize failed: " + resized.ToString());
+      }
+      inputs_ = model_.GetInputs();
+    }
     mindspore::MSTensor &input = inputs_[0];
     if (token_ids.size() * sizeof(int32_t) != input.DataSize()) {
       throw std::runtime_error("Predict got " + std::to_string(token_ids.size()) + " token ids, expected " +
@@ -75,6 +83,7 @@ class MsLiteBackend : public Backend {
   std::string device_target_;
   mindspore::Model model_;
   std::vector<mindspore::MSTensor> inputs_;
+  std::vector<int64_t> model_shape_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,6 +28,41 @@ void CheckInt32FileSize(const std::string &path, const std::vector<int64_t> &sha
                              std::to_string(expected_bytes) + " = int32 " + ShapeToString(shape) +
                              ", the model input shape");
   }
+}
+
+namespace {
+
+// N of "..._bs<N>_..." in the file's name, or -1.
+int64_t BatchSizeFromName(const std::string &path) {
+  static const std::regex kBatchSize("(^|_)bs([0-9]+)(_|$)");
+  std::smatch match;
+  const std::string stem = fs::path(path).stem().string();
+  return std::regex_search(stem, match, kBatchSize) ? std::stoll(match[2].str()) : -1;
+}
+
+}  // namespace
+
+std::vector<int64_t> BatchShape(const std::string &path, const std::vector<int64_t> &model_shape) {
+  if (model_shape[0] > 0 && model_shape[1] > 0) {
+    CheckInt32FileSize(path, model_shape);
+    return model_shape;
+  }
+  const int64_t rows = model_shape[0] > 0 ? model_shape[0] : BatchSizeFromName(path);
+  if (rows <= 0) {
+    throw std::runtime_error(path + ": the model's batch size is free and the file name carries none "
+                             "(name input files LSTM_data_bs<N>_<i>.bin, as preprocess.py does)");
+  }
+  const auto bytes = static_cast<int64_t>(fs::file_size(path));
+  const int64_t row_bytes = rows * static_cast<int64_t>(sizeof(int32_t));
+  if (model_shape[1] > 0) {
+    CheckInt32FileSize(path, {rows, model_shape[1]});
+    return {rows, model_shape[1]};
+  }
+  if (bytes == 0 || bytes % row_bytes != 0) {
+    throw std::runtime_error(path + " has " + std::to_string(bytes) + " bytes, not a whole number of int32 " +
+                             "rows for a batch of " + std::to_string(rows));
+  }
+  return {rows, bytes / row_bytes};
 }
 
 std::vector<int32_t> ReadInt32File(const std::string &path, const std::vector<int64_t> &shape) {

@@ -1,0 +1,179 @@
+"""SentimentNet (src/lstm.py) as an ONNX graph built directly from its weights.
+
+Embedding Gather -> per layer and direction one ONNX LSTM node (per-review `sequence_lens`) ->
+masked pooling -> Gemm. Batch and length are symbolic dimensions and nothing in the graph is
+sized by an example input, so the file holds little more than the weights, any review length
+runs without padding to max_len, and every ONNX runtime (onnxruntime, OpenVINO's fused
+LSTMSequence kernel) runs it. MindSpore's own ONNX export fixes the graph to the example's shape and
+bakes in a constant of the padded output shape (the max pooling's fill).
+
+The graph computes what SentimentNet.construct computes in inference mode:
+- lengths are derived inside the graph as SentimentNet does: the non-padding steps, where
+  position 0 always counts;
+- the backward direction runs over each review reversed within its own length (ReverseSequence
+  around a forward LSTM), as in SentimentNet;
+- the layers' outputs are [forward, backward] concatenated, as SentimentNet concatenates them.
+
+This module imports only numpy and onnx: predict.py builds a checkpoint's graph with it and
+deployments read the file without MindSpore.
+"""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from src import errors, text
+
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "token_ids", "logits"  # as src/inference.py names them
+POOLINGS = ("first_last", "max", "mean", "max_mean")
+MAX_FILL = -1e9  # SentimentNet's fill of padded steps before the max over time (a scalar here)
+
+# MindSpore's nn.LSTM stacks its gate blocks as (input, forget, cell, output) along the first
+# axis of weight_ih/weight_hh/bias_* (its Ascend kernel splits them in this order); ONNX's LSTM
+# expects (input, output, forget, cell).
+_MINDSPORE_TO_ONNX_GATES = (0, 3, 1, 2)
+
+
+def _onnx_gate_order(array):
+    blocks = np.split(np.asarray(array, np.float32), 4, axis=0)
+    return np.concatenate([blocks[i] for i in _MINDSPORE_TO_ONNX_GATES], axis=0)
+
+
+def layer_count(parameters):
+    return len({name.split(".")[1] for name in parameters if name.startswith("forward_layers.")})
+
+
+def is_bidirectional(parameters):
+    return any(name.startswith("backward_layers.") for name in parameters)
+
+
+def _lstm_weights(parameters, layer, bidirectional):
+    """ONNX LSTM inputs W [D, 4H, in], R [D, 4H, H], B [D, 8H] of one layer."""
+    directions = ["forward_layers"] + (["backward_layers"] if bidirectional else [])
+    w, r, b = [], [], []
+    for direction in directions:
+        prefix = f"{direction}.{layer}."
+        w.append(_onnx_gate_order(parameters[prefix + "weight_ih_l0"]))
+        r.append(_onnx_gate_order(parameters[prefix + "weight_hh_l0"]))
+        gates = r[-1].shape[0]
+        bias_ih = parameters.get(prefix + "bias_ih_l0", np.zeros(gates, np.float32))
+        bias_hh = parameters.get(prefix + "bias_hh_l0", np.zeros(gates, np.float32))
+        b.append(np.concatenate([_onnx_gate_order(bias_ih), _onnx_gate_order(bias_hh)]))
+    return np.stack(w), np.stack(r), np.stack(b)
+
+
+class _GraphBuilder:
+    """Collects nodes and initializers; each helper returns the name of its output."""
+
+    def __init__(self):
+        self.nodes, self.initializers, self._count = [], [], 0
+
+    def constant(self, name, value):
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op_type, inputs, name=None, outputs=1, **attributes):
+        self._count += 1
+        names = [name or f"{op_type.lower()}_{self._count}"] if outputs == 1 else \
+            [f"{op_type.lower()}_{self._count}_{i}" for i in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, inputs, names, **attributes))
+        return names[0] if outputs == 1 else names
+
+
+def _forward_lstm(g, name, x, w, r, b, lengths, hidden):
+    """One direction of one layer: [L, B, in] -> [L, B, H]."""
+    y = g.node("LSTM", [x, g.constant(name + "_W", w[None]), g.constant(name + "_R", r[None]),
+                        g.constant(name + "_B", b[None]), lengths], hidden_size=hidden, direction="forward")
+    return g.node("Squeeze", [y, "axis_1"])  # Y is [L, directions, B, H]
+
+
+def build_sentiment_graph(parameters, pooling):
+    """onnx.ModelProto of SentimentNet in inference mode. `parameters`: {checkpoint name: numpy
+    array} of the model (embedding.*, forward_layers.*, backward_layers.*, decoder.*)."""
+    if pooling not in POOLINGS:
+        raise errors.UserError(f"pooling {pooling!r} has no ONNX graph; expected one of {POOLINGS}")
+    missing = [name for name in ("embedding.embedding_table", "decoder.weight", "forward_layers.0.weight_ih_l0")
+               if name not in parameters]
+    if missing:
+        raise errors.UserError(f"the checkpoint has no {missing[0]}: not a SentimentNet checkpoint")
+    bidirectional = is_bidirectional(parameters)
+    hidden = int(np.shape(parameters["forward_layers.0.weight_hh_l0"])[1])
+    directions = 2 if bidirectional else 1
+    features = directions * hidden
+    g = _GraphBuilder()
+
+    # Time-major from the start: ONNX's LSTM takes [length, batch, features] (layout 0 is the one
+    # every runtime implements), and the embedding gather then yields that layout directly.
+    ids = g.node("Transpose", [INPUT_NAME], perm=[1, 0])  # [L, B]
+    not_pad = g.node("Not", [g.node("Equal", [ids, g.constant("pad_id", np.int32(text.PAD_ID))])])
+    length_dim = g.node("Gather", [g.node("Shape", [ids]), g.constant("zero_i64", np.int64(0))], axis=0)
+    positions = g.node("Range", [g.constant("range_start", np.int64(0)), length_dim,
+                                 g.constant("range_step", np.int64(1))])
+    first = g.node("Unsqueeze", [g.node("Equal", [positions, "range_start"]), g.constant("axis_1", np.array([1], np.int64))])
+    # Position 0 always counts, so an all-padding row still has one step to pool over.
+    valid = g.node("Or", [not_pad, first])  # [L, B]
+    lengths = g.node("ReduceSum", [g.node("Cast", [valid], to=TensorProto.INT32),
+                                   g.constant("axis_0", np.array([0], np.int64))], keepdims=0)  # [B] int32
+
+    x = g.node("Gather", [g.constant("embedding", np.asarray(parameters["embedding.embedding_table"], np.float32)),
+                          ids], axis=0)  # [L, B, E]
+    lengths_i64 = g.node("Cast", [lengths], to=TensorProto.INT64)  # ReverseSequence takes int64 only
+    for layer in range(layer_count(parameters)):
+        w, r, b = _lstm_weights(parameters, layer, bidirectional)
+        outputs = [_forward_lstm(g, f"lstm{layer}_forward", x, w[0], r[0], b[0], lengths, hidden)]
+        if bidirectional:
+            # Not ONNX's bidirectional LSTM: OpenVINO (2026.4) runs its reverse direction from the
+            # end of the padded batch instead of each review's last real step. Reversing each
+            # review within its length around a forward LSTM, as SentimentNet does, is right in
+            # every runtime.
+            reversed_x = g.node("ReverseSequence", [x, lengths_i64], batch_axis=1, time_axis=0)
+            backward = _forward_lstm(g, f"lstm{layer}_backward", reversed_x, w[1], r[1], b[1], lengths, hidden)
+            outputs.append(g.node("ReverseSequence", [backward, lengths_i64], batch_axis=1, time_axis=0))
+        # [L, B, D * H]: forward then backward features, as SentimentNet concatenates them. Steps
+        # past a review's length hold whatever the runtime left there; they are never read.
+        x = outputs[0] if len(outputs) == 1 else g.node("Concat", outputs, axis=2)
+
+    pooled = _pool(g, x, valid, lengths, pooling, features)
+    g.node("Gemm", [pooled, g.constant("decoder_weight", np.asarray(parameters["decoder.weight"], np.float32)),
+                    g.constant("decoder_bias", np.asarray(parameters["decoder.bias"], np.float32))],
+           name=OUTPUT_NAME, transB=1)
+
+    num_classes = int(np.shape(parameters["decoder.weight"])[0])
+    graph = helper.make_graph(
+        g.nodes, "SentimentNet",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.INT32, ["batch", "length"])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", num_classes])],
+        g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="lstm-sentiment export.py")
+    model.ir_version = 8  # readable by onnxruntime and OpenVINO releases of recent years
+    onnx.checker.check_model(model)
+    return model
+
+
+def _pool(g, x, valid, lengths, pooling, features):
+    """[L, B, F] outputs -> [B, F'] pooled over the real steps, as SentimentNet._pool."""
+    if pooling == "first_last":
+        # Step 0 holds the backward direction's final state, the last real step the forward one's.
+        first = g.node("Gather", [x, "zero_i64"], axis=0)  # [B, F]
+        last = g.node("Sub", [g.node("Cast", [lengths], to=TensorProto.INT64), g.constant("one_i64", np.int64(1))])
+        index = g.node("Expand", [g.node("Reshape", [last, g.constant("shape_b11", np.array([-1, 1, 1], np.int64))]),
+                                  g.constant("shape_11f", np.array([1, 1, features], np.int64))])  # [B, 1, F]
+        batch_major = g.node("Transpose", [x], perm=[1, 0, 2])  # [B, L, F]
+        last_step = g.node("Squeeze", [g.node("GatherElements", [batch_major, index], axis=1), "axis_1"])
+        return g.node("Concat", [first, last_step], axis=1)
+    mask = g.node("Unsqueeze", [valid, g.constant("axis_2", np.array([2], np.int64))])  # [L, B, 1]
+    pooled = []
+    if pooling in ("max", "max_mean"):
+        filled = g.node("Where", [mask, x, g.constant("max_fill", np.float32(MAX_FILL))])
+        pooled.append(g.node("ReduceMax", [filled], axes=[0], keepdims=0))
+    if pooling in ("mean", "max_mean"):
+        masked = g.node("Mul", [x, g.node("Cast", [mask], to=TensorProto.FLOAT)])
+        total = g.node("ReduceSum", [masked, "axis_0"], keepdims=0)  # [B, F]
+        count = g.node("Unsqueeze", [g.node("Cast", [lengths], to=TensorProto.FLOAT), "axis_1"])  # [B, 1]
+        pooled.append(g.node("Div", [total, count]))
+    return pooled[0] if len(pooled) == 1 else g.node("Concat", pooled, axis=1)
+
+
+def save(model, path):
+    onnx.save_model(model, path)

@@ -1,0 +1,49 @@
+"""Scoring a whole split with a SentimentNet: eval.py's test set and self-training's labelling of
+the unlabelled reviews.
+
+Both run the network as the ONNX graph export.py writes (built in memory from the network's
+current weights, run by onnxruntime) over batches sorted by length, each padded only to its
+longest review, and get the logits back in the order the reviews were given. MindSpore's
+dynamic-shape graph on the same length-sorted batches was measured too (bench/bench_inference.py)
+and stays several times slower; the logits agree within export.py's parity tolerance.
+"""
+import os
+
+import numpy as np
+
+from src import dataset, errors, inference, length_batching
+
+
+def network_logits(network, pooling, id_arrays, batch_size):
+    """float32 [len(id_arrays), classes]: `network`'s logits for each array of token ids, in order."""
+    run_batch = inference.network_onnx_runner(network, pooling, threads=1)
+    return length_batching.score_by_length(run_batch, id_arrays, batch_size, inference.PARALLEL_BATCHES)
+
+
+def read_split(preprocess_path, split, columns=("feature", "label")):
+    """{column: list of values} of a preprocessed split, in file order."""
+    import mindspore.dataset as ds
+
+    first_file = dataset.mindrecord_path(preprocess_path, split) + "0"
+    if not os.path.isfile(first_file):
+        raise errors.UserError(f"{first_file} not found: pass the --preprocess_path that train.py wrote")
+    rows = ds.MindDataset(first_file, columns_list=list(columns), shuffle=False)
+    values = {column: [] for column in columns}
+    for row in rows.create_tuple_iterator(output_numpy=True, num_epochs=1):
+        for column, value in zip(columns, row):
+            values[column].append(value if value.ndim else value.item())
+    return values
+
+
+def classification_metrics(logits, labels):
+    """{"acc", "recall" per class, "f1" per class}, as training.evaluate computes them."""
+    from mindspore.train.metrics import F1, Accuracy, Recall
+
+    metrics = {"acc": Accuracy(), "recall": Recall(), "f1": F1()}
+    labels = np.asarray(labels, np.int32)
+    for metric in metrics.values():
+        metric.clear()
+        metric.update(logits, labels)
+    results = {name: metric.eval() for name, metric in metrics.items()}
+    return {"acc": float(results["acc"]), "recall": [float(v) for v in results["recall"]],
+            "f1": [float(v) for v in results["f1"]]}
