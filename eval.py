@@ -33,7 +33,7 @@ def main():
     # given would report a number about other data.
     dataset.check_matches(config, meta)
     config, network = checkpoint.load_network(config, config.ckpt_file, meta["vocab_size"], meta["embed_dim"])
-    test = scoring.read_split(config.preprocess_path, "test")
+    test = dataset.read_split(config.preprocess_path, "test")
     logits = scoring.network_logits(network, config.pooling, test["feature"], config.batch_size)
     metrics = scoring.classification_metrics(logits, test["label"])
     metrics.update(reviews=meta["counts"]["test"], checkpoint=os.path.abspath(config.ckpt_file))

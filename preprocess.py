@@ -38,8 +38,8 @@ def batch_file_name(batch_size, index):
 
 def read_test_reviews(preprocess_path):
     """[(token ids, label)] of the test split, in file order."""
-    features, labels = dataset.read_reviews(preprocess_path, "test")
-    return [(feature.tolist(), int(label)) for feature, label in zip(features, labels)]
+    test = dataset.read_split(preprocess_path, "test")
+    return [(feature.tolist(), int(label)) for feature, label in zip(test["feature"], test["label"])]
 
 
 def batch_members(lengths, batch_size, static_shape):

@@ -15,6 +15,10 @@ else
   echo "build.sh: openvino Python package not found; building without the OpenVINO backend" >&2
 fi
 
+# Two builds at once (two inference runs, parallel tests) would write the same files: take turns.
+mkdir -p "$build_dir"
+exec 9>"$build_dir/.build.lock"
+flock 9
 cmake "${cmake_args[@]}"
 cmake --build "$build_dir" -j "$(nproc)"
 echo "built $build_dir/main"

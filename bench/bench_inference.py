@@ -272,7 +272,7 @@ def main():
     # ---- eval.py's scoring
     network, model_config, mindspore_logits = mindspore_network(config)
     today_seconds, eval_today_accuracy = today_eval(network, model_config)
-    test = scoring.read_split(config.preprocess_path, "test")
+    test = dataset.read_split(config.preprocess_path, "test")
     reviews = len(test["feature"])
     started = time.perf_counter()
     length_batching.score_by_length(mindspore_logits, test["feature"], config.batch_size)
@@ -294,7 +294,7 @@ def main():
 
     # ---- self-training's labelling
     today_seconds, today_count = today_labelling(network, model_config, arguments.today_label_reviews)
-    unlabelled = scoring.read_split(config.preprocess_path, "unsup", columns=("feature",))["feature"]
+    unlabelled = dataset.read_split(config.preprocess_path, "unsup", columns=("feature",))["feature"]
     if arguments.label_reviews:
         unlabelled = unlabelled[:arguments.label_reviews]
     started = time.perf_counter()

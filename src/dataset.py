@@ -256,19 +256,19 @@ def _build(config, settings, inputs, folder):
     return meta
 
 
-def read_reviews(preprocess_path, split):
-    """(token id arrays, labels) of a preprocessed split, in file order."""
+def read_split(preprocess_path, split, columns=("feature", "label")):
+    """{column: list of values} of a preprocessed split, in file order (token ids as arrays)."""
     import mindspore.dataset as ds
 
     first_file = mindrecord_path(preprocess_path, split) + "0"
     if not os.path.isfile(first_file):
         raise errors.UserError(f"{first_file} not found: pass the --preprocess_path that train.py wrote")
-    rows = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=False)
-    features, labels = [], []
-    for feature, label in rows.create_tuple_iterator(output_numpy=True, num_epochs=1):
-        features.append(feature)
-        labels.append(int(label))
-    return features, np.asarray(labels, np.int32)
+    rows = ds.MindDataset(first_file, columns_list=list(columns), shuffle=False)
+    values = {column: [] for column in columns}
+    for row in rows.create_tuple_iterator(output_numpy=True, num_epochs=1):
+        for column, value in zip(columns, row):
+            values[column].append(value if value.ndim else value.item())
+    return values
 
 
 def write_mindrecord(path, rows, count, description):

@@ -7,32 +7,15 @@ longest review, and get the logits back in the order the reviews were given. Min
 dynamic-shape graph on the same length-sorted batches was measured too (bench/bench_inference.py)
 and stays several times slower; the logits agree within export.py's parity tolerance.
 """
-import os
-
 import numpy as np
 
-from src import dataset, errors, inference, length_batching
+from src import inference, length_batching
 
 
 def network_logits(network, pooling, id_arrays, batch_size):
     """float32 [len(id_arrays), classes]: `network`'s logits for each array of token ids, in order."""
     run_batch = inference.network_onnx_runner(network, pooling, threads=1)
     return length_batching.score_by_length(run_batch, id_arrays, batch_size, inference.PARALLEL_BATCHES)
-
-
-def read_split(preprocess_path, split, columns=("feature", "label")):
-    """{column: list of values} of a preprocessed split, in file order."""
-    import mindspore.dataset as ds
-
-    first_file = dataset.mindrecord_path(preprocess_path, split) + "0"
-    if not os.path.isfile(first_file):
-        raise errors.UserError(f"{first_file} not found: pass the --preprocess_path that train.py wrote")
-    rows = ds.MindDataset(first_file, columns_list=list(columns), shuffle=False)
-    values = {column: [] for column in columns}
-    for row in rows.create_tuple_iterator(output_numpy=True, num_epochs=1):
-        for column, value in zip(columns, row):
-            values[column].append(value if value.ndim else value.item())
-    return values
 
 
 def classification_metrics(logits, labels):

@@ -60,7 +60,7 @@ def most_confident(probabilities, ratio):
 def write_pseudo_labels(network, config, ckpt_path):
     """Labels the unlabelled reviews with `network` and writes the chosen ones (with their token
     ids as preprocessed) to <ckpt_path>/pseudo_labels.mindrecord*, then pseudo_labels.json."""
-    unlabelled = scoring.read_split(config.preprocess_path, "unsup", columns=("feature", "id"))
+    unlabelled = dataset.read_split(config.preprocess_path, "unsup", columns=("feature", "id"))
     features, ids = unlabelled["feature"], np.asarray(unlabelled["id"], np.int64)
     if not features:
         raise errors.UserError(f"{config.preprocess_path} holds no unlabelled reviews to self-train on")
@@ -72,7 +72,8 @@ def write_pseudo_labels(network, config, ckpt_path):
           flush=True)
     if config.pseudo_label_ngram:
         started = time.time()
-        train_features, train_labels = dataset.read_reviews(config.preprocess_path, "train")
+        train = dataset.read_split(config.preprocess_path, "train")
+        train_features, train_labels = train["feature"], train["label"]
         ngram_model = ngram.fit(train_features, train_labels)
         probabilities = (probabilities + ngram.positive_probability(ngram_model, features)) / 2
         print(f"Self-training: n-gram logistic regression trained on {len(train_features)} reviews "

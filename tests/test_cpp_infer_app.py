@@ -39,7 +39,9 @@ def _missing_build_dependency():
 
 
 _SKIP_REASON = _missing_build_dependency()
-pytestmark = pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or "")
+# The module-scoped build and export are shared by its tests: one pytest-xdist worker runs them all.
+pytestmark = [pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or ""),
+              pytest.mark.xdist_group("cpp")]
 
 
 class TinySentimentNet(nn.Cell):

@@ -14,7 +14,10 @@ import pytest
 from conftest import ROOT, make_corpus, make_glove
 from src import config as config_module, dataset, distributed, errors, modelarts
 
-TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=20",
+# Its module-scoped fixtures are shared by its tests: one pytest-xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("msrun")
+
+TINY = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=0",
         "--optimizer=adam", "--learning_rate=0.02", "--pooling=max_mean", "--patience=0", "--pseudo_label_ratio=0"]
 
 # Rank 1 writes no files by design, so each worker dumps its final parameters from a hook that

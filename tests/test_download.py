@@ -249,7 +249,7 @@ def test_http_and_network_errors_are_user_errors(server, tmp_path):
     (IMDB_NAME, IMDB_TAR[: len(IMDB_TAR) // 2]),
     (GLOVE_NAME, GLOVE_ZIP[: len(GLOVE_ZIP) // 2]),
     (IMDB_NAME, b"not an archive at all"),
-])
+], ids=["truncated_tar", "truncated_zip", "not_an_archive"])
 def test_corrupt_archive_is_user_error(tmp_path, name, data):
     archive = tmp_path / name
     archive.write_bytes(data)
@@ -263,7 +263,7 @@ def test_corrupt_archive_is_user_error(tmp_path, name, data):
     (IMDB_NAME, make_tar_gz({"../evil.txt": b"gotcha"})),
     (IMDB_NAME, make_tar_gz({"/tmp/evil.txt": b"gotcha"})),
     (GLOVE_NAME, make_zip({"../evil.txt": b"gotcha"})),
-])
+], ids=["tar_parent", "tar_absolute", "zip_parent"])
 def test_path_traversal_is_refused(tmp_path, name, data):
     archive = tmp_path / name
     archive.write_bytes(data)

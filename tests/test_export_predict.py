@@ -1,8 +1,6 @@
-"""Export and deployment on a tiny model trained here: export.py (MINDIR, ONNX, AIR error, sidecar;
+"""Export and deployment of the shared tiny run's model (tiny_run): export.py (MINDIR, ONNX, AIR error, sidecar;
 free shapes by default, fixed with --static_shape=True), preprocess.py -> C++ app / postprocess.py
 (scripts/run_infer_310.sh) against eval.py, and predict.py from the checkpoint and from the exports.
-
-    pytest tests/test_export_predict.py    # ~1.5 min on 2 cores
 """
 import json
 import math
@@ -14,8 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_workspace
+from conftest import ROOT
 from src import config as config_module, download, inference, text
+
+# Its module-scoped fixtures are shared by its tests: one pytest-xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("deploy")
 
 MODEL = ["--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
 BATCH_SIZE = 7  # 24 test reviews -> 3 full batches and one of 3: the partial-batch path is exercised
@@ -46,15 +47,11 @@ def ok(result):
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    """Trains 3 tiny epochs, exports MINDIR and ONNX with batch BATCH_SIZE, evaluates with eval.py."""
+def work(tiny_run, tmp_path_factory):
+    """The shared tiny run's final model, exported to MINDIR and ONNX with batch BATCH_SIZE (and
+    to a fixed-shape ONNX), and evaluated with eval.py."""
     root = tmp_path_factory.mktemp("deploy")
-    corpus, _ = make_workspace(root)
-    preprocess = root / "preprocess"
-    ok(python("train.py", f"--aclimdb_path={corpus}", f"--glove_path={root / 'glove'}", "--embed_size=8",
-              f"--preprocess_path={preprocess}", f"--ckpt_path={root / 'ckpt'}", "--num_epochs=3",
-              "--batch_size=8", "--bucket_width=8", "--optimizer=adam", "--learning_rate=0.01", "--pseudo_label_ratio=0", *MODEL))
-    checkpoint = root / "ckpt" / "lstm_best.ckpt"
+    preprocess, checkpoint = tiny_run.preprocess, tiny_run.best
     settings = [f"--preprocess_path={preprocess}", *MODEL]
     exports = {}
     export_stem = root / "export" / "lstm"
@@ -65,8 +62,8 @@ def work(tmp_path_factory):
     static_stem = root / "export" / "static"
     ok(python("export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", f"--file_name={static_stem}",
               f"--batch_size={BATCH_SIZE}", "--static_shape=True", *settings))
-    ok(python("eval.py", f"--ckpt_file={checkpoint}", "--batch_size=8", "--bucket_width=8",
-              f"--metrics_file={root / 'metrics.json'}", *settings))
+    ok(python("eval.py", f"--ckpt_file={checkpoint}", "--batch_size=8", f"--metrics_file={root / 'metrics.json'}",
+              *settings))
     metrics = json.loads((root / "metrics.json").read_text())
     return {"root": root, "preprocess": preprocess, "checkpoint": checkpoint, "settings": settings,
             "mindir": root / "export" / "lstm.mindir", "onnx": root / "export" / "lstm.onnx",
@@ -164,12 +161,9 @@ def test_openvino_runs_the_onnx_export_with_equal_logits(work, checkpoint_logits
 def test_free_shape_exports_hold_the_weights_whatever_max_len(work, tmp_path):
     """Nothing in the graph is sized by the example input: the file does not grow with max_len."""
     parameter_bytes = sum(value.nbytes for value in model_parameters(work["checkpoint"]).values())
-    sizes = {}
-    for max_len in (MAX_LEN, 10 * MAX_LEN):
-        stem = tmp_path / f"lstm_{max_len}"
-        ok(python("export.py", f"--ckpt_file={work['checkpoint']}", "--file_format=ONNX", f"--file_name={stem}",
-                  *work["settings"], f"--max_len={max_len}"))
-        sizes[max_len] = (tmp_path / f"lstm_{max_len}.onnx").stat().st_size
+    ok(python("export.py", f"--ckpt_file={work['checkpoint']}", "--file_format=ONNX",
+              f"--file_name={tmp_path / 'long'}", *work["settings"], f"--max_len={10 * MAX_LEN}"))
+    sizes = {MAX_LEN: work["onnx"].stat().st_size, 10 * MAX_LEN: (tmp_path / "long.onnx").stat().st_size}
     assert sizes[MAX_LEN] == sizes[10 * MAX_LEN]
     assert sizes[MAX_LEN] <= 2 * parameter_bytes
     assert work["mindir"].stat().st_size <= 2 * parameter_bytes + 100_000  # MINDIR: graph text besides

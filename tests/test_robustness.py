@@ -22,6 +22,9 @@ from easydict import EasyDict
 from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace
 from src import checkpoint, config as config_module, dataset, errors, history, imdb, lock, word_vectors
 
+# Its module-scoped fixtures are shared by its tests: one pytest-xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("robustness")
+
 TINY = TINY_TRAINING
 MODEL = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--pooling=max_mean"]
 

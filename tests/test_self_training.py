@@ -51,7 +51,8 @@ def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monk
     monkeypatch.setattr(scoring, "network_logits", undecided_logits)
     self_training.write_pseudo_labels(None, config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
-    model = ngram.fit(*dataset.read_reviews(config.preprocess_path, "train"))
+    train = dataset.read_split(config.preprocess_path, "train")
+    model = ngram.fit(train["feature"], train["label"])
     expected = ngram.positive_probability(model, [row["feature"] for row in rows]) > 0.5
     assert len(rows) > 0
     np.testing.assert_array_equal([row["label"] for row in rows], expected.astype(int))
