@@ -208,19 +208,23 @@ def today_eval(network, config):
 
 
 def today_labelling(network, config, count):
-    """Self-training's labelling before, on the first `count` unlabelled reviews: (seconds, reviews)."""
+    """Self-training's labelling before (src/dataset.create_dataset's evaluation batches: length
+    buckets of bucket_width, each batch padded to its longest review; MindSpore), on the first
+    `count` unlabelled reviews in file order: (seconds, reviews)."""
     import mindspore as ms
+    import mindspore.dataset as ds
     from src import dataset
 
     started, done = time.perf_counter(), 0
-    data = dataset.create_dataset(config.preprocess_path, "unsup", config.batch_size, training=False,
-                                  max_len=config.max_len, bucket_width=config.bucket_width,
-                                  columns=("feature", "length", "id"))
+    data = ds.MindDataset(dataset.mindrecord_path(config.preprocess_path, "unsup") + "0",
+                          columns_list=["feature", "length", "id"], shuffle=False, num_parallel_workers=2)
+    boundaries = dataset.bucket_boundaries(config.max_len, config.bucket_width)
+    data = data.take(count).bucket_batch_by_length(
+        ["feature"], boundaries, [config.batch_size] * (len(boundaries) + 1),
+        pad_info={"feature": (None, text.PAD_ID)}, pad_to_bucket_boundary=False, drop_remainder=False)
     for batch in data.create_dict_iterator(num_epochs=1, output_numpy=True):
         inference.softmax(network(ms.Tensor(batch["feature"])).asnumpy())
         done += len(batch["id"])
-        if done >= count:
-            break
     return time.perf_counter() - started, done
 
 

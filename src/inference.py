@@ -27,6 +27,7 @@ EXPORT_EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 # onnxruntime runs this many batches at once, one thread each: an LSTM step's products are too
 # small to split well over threads, and whole batches side by side ran up to 1.5x faster on 2 cores.
 PARALLEL_BATCHES = os.cpu_count() or 1
+MINDIR_LENGTH_MULTIPLE = 32
 
 
 def softmax(logits):
@@ -127,10 +128,12 @@ class Predictor:
     (batch_size, max_len); other models take any shape, so reviews are batched by length and
     each batch is padded only to its longest review (same logits: the model never reads padding)."""
 
-    def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS, workers=1):
+    def __init__(self, vocabulary, max_len, batch_size, run_batch, fixed_shape, labels=LABELS, workers=1,
+                 length_multiple=1):
         self.vocabulary, self.max_len, self.batch_size = vocabulary, max_len, batch_size
         self.run_batch, self.fixed_shape, self.labels = run_batch, fixed_shape, list(labels)
         self.workers = workers  # batches run at once (thread-safe run_batch only)
+        self.length_multiple = length_multiple  # batch lengths rounded up to a multiple of it
 
     def encode(self, reviews):
         return [self.vocabulary.encode(text.tokenize(review), self.max_len) for review in reviews]
@@ -138,7 +141,8 @@ class Predictor:
     def logits(self, reviews):
         id_lists = self.encode(reviews)
         if not self.fixed_shape:
-            return length_batching.score_by_length(self.run_batch, id_lists, self.batch_size, self.workers)
+            return length_batching.score_by_length(self.run_batch, id_lists, self.batch_size, self.workers,
+                                                   self.length_multiple)
         outputs = []
         for start in range(0, len(id_lists), self.batch_size):
             chunk = id_lists[start:start + self.batch_size]
@@ -169,12 +173,14 @@ def load_predictor(model_path, config):
     fixed_shape = all(isinstance(size, int) for size in sidecar["input"]["shape"])
     if extension == ".onnx":
         # Fixed-shape batches run one after the other, so they get all threads.
-        workers = 1 if fixed_shape else PARALLEL_BATCHES
+        workers, length_multiple = (1 if fixed_shape else PARALLEL_BATCHES), 1
         run_batch = _onnx_runner(model_path, threads=0 if fixed_shape else 1)
     else:
-        workers, run_batch = 1, _mindir_runner(model_path, config)
+        # MindSpore compiles a dynamic-shape MINDIR once per input shape (about 0.1 s): few lengths.
+        workers, length_multiple = 1, MINDIR_LENGTH_MULTIPLE
+        run_batch = _mindir_runner(model_path, config)
     return Predictor(vocabulary, sidecar["max_len"], sidecar["batch_size"], run_batch, fixed_shape,
-                     labels=sidecar["labels"], workers=workers)
+                     labels=sidecar["labels"], workers=workers, length_multiple=length_multiple)
 
 
 def onnxruntime_session(model, threads=0):

@@ -33,17 +33,21 @@ def pad_rows(id_arrays, length=None):
     return batch
 
 
-def score_by_length(run_batch, id_arrays, batch_size, workers=1):
+def score_by_length(run_batch, id_arrays, batch_size, workers=1, length_multiple=1):
     """run_batch(int32 [rows, length]) -> float [rows, classes] applied to every array of token ids
     in batches sorted by length; returns float32 [len(id_arrays), classes] in the given order.
     workers > 1: that many batches run at once (run_batch must be thread-safe and release the GIL,
-    as onnxruntime's session.run does)."""
+    as onnxruntime's session.run does). length_multiple > 1 rounds each batch's length up to a
+    multiple of it, for runtimes that compile once per input shape."""
     batches = length_sorted_batches([len(ids) for ids in id_arrays], batch_size)
     if not batches:
         return np.empty((0, 0), np.float32)
 
     def run(indices):
-        return np.asarray(run_batch(pad_rows([id_arrays[i] for i in indices])), np.float32)
+        rows = [id_arrays[i] for i in indices]
+        length = max(1, max(len(ids) for ids in rows))
+        length = -(-length // length_multiple) * length_multiple
+        return np.asarray(run_batch(pad_rows(rows, length)), np.float32)
 
     if workers > 1 and len(batches) > 1:
         with ThreadPoolExecutor(workers) as pool:
