@@ -36,7 +36,7 @@ import numpy as np
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT)
-from src import config as config_module, errors, inference, length_batching, scoring, text  # noqa: E402
+from src import config as config_module, dataset, errors, inference, length_batching, scoring, text  # noqa: E402
 
 APP = os.path.join(PROJECT, "ascend310_infer", "out", "main")
 APP_LINE = re.compile(r"\((\d+) rows, (\S+) ms in total\)")
@@ -197,7 +197,7 @@ def mindspore_network(config):
 
 def today_eval(network, config):
     """eval.py before: MindSpore on length buckets of bucket_width (seconds, accuracy)."""
-    from src import dataset, training
+    from src import training
 
     started = time.perf_counter()
     data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size, training=False,
@@ -213,7 +213,7 @@ def today_labelling(network, config, count):
     `count` unlabelled reviews in file order: (seconds, reviews)."""
     import mindspore as ms
     import mindspore.dataset as ds
-    from src import dataset
+
 
     started, done = time.perf_counter(), 0
     data = ds.MindDataset(dataset.mindrecord_path(config.preprocess_path, "unsup") + "0",

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 import conftest  # noqa: F401  (puts the project root on sys.path for src)
 
@@ -44,25 +44,26 @@ pytestmark = [pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON o
               pytest.mark.xdist_group("cpp")]
 
 
-class TinySentimentNet(nn.Cell):
-    """The suite's Embedding -> 2-layer BiLSTM -> pooling -> Dense model in miniature."""
+def sentiment_net(seed):
+    """SentimentNet (build_model's network) in miniature, with seeded random weights."""
+    from src import lstm
+
+    rng = np.random.default_rng(seed)
+    net = lstm.SentimentNet(VOCAB_SIZE, EMBED_SIZE, HIDDEN_SIZE, 2, True, NUM_CLASSES, pooling="max_mean")
+    for param in net.get_parameters():  # seeded without touching MindSpore's global seed
+        param.set_data(ms.Tensor(rng.uniform(-0.5, 0.5, param.shape).astype(np.float32)))
+    net.set_train(False)
+    return net
+
+
+class LastStepIndexNet(nn.Cell):
+    """Integer index on the time axis: MindSpore exports a Squeeze that OpenVINO runs to a 0-sized output."""
 
     def __init__(self):
         super().__init__()
         self.embedding = nn.Embedding(VOCAB_SIZE, EMBED_SIZE)
-        self.encoder = nn.LSTM(EMBED_SIZE, HIDDEN_SIZE, num_layers=2, batch_first=True, bidirectional=True)
-        self.head = nn.Dense(2 * HIDDEN_SIZE, NUM_CLASSES)
-
-    def construct(self, token_ids):
-        outputs, _ = self.encoder(self.embedding(token_ids))  # (batch, seq_len, 2 * hidden)
-        mask = ops.expand_dims((token_ids != 0).astype(ms.float32), 2)
-        # id 0 is <pad>: push padded steps to -1e4 so the max over time ignores them
-        pooled = ops.amax(outputs * mask + (mask - 1.0) * 1e4, axis=1)
-        return self.head(pooled)
-
-
-class LastStepIndexNet(TinySentimentNet):
-    """Integer index on the time axis: MindSpore exports a Squeeze that OpenVINO runs to a 0-sized output."""
+        self.encoder = nn.LSTM(EMBED_SIZE, HIDDEN_SIZE, batch_first=True)
+        self.head = nn.Dense(HIDDEN_SIZE, NUM_CLASSES)
 
     def construct(self, token_ids):
         outputs, _ = self.encoder(self.embedding(token_ids))
@@ -87,10 +88,7 @@ def exported(tmp_path_factory):
     """ONNX model, NUM_BATCHES .bin batches and MindSpore's logits for each batch."""
     root = tmp_path_factory.mktemp("cpp_infer")
     rng = np.random.default_rng(0)
-    net = TinySentimentNet()
-    for param in net.get_parameters():  # seeded without touching MindSpore's global seed
-        param.set_data(ms.Tensor(rng.uniform(-0.5, 0.5, param.shape).astype(np.float32)))
-    net.set_train(False)
+    net = sentiment_net(0)  # exported through MindSpore at a fixed shape, as export.py --static_shape=True
 
     bin_dir = root / "bins"
     bin_dir.mkdir()
@@ -161,14 +159,11 @@ def test_timing_file_and_summary(app_run):
 def free_shape(tmp_path_factory):
     """A SentimentNet (random weights) exported by src/onnx_export.py, batches of several sizes
     and lengths named LSTM_data_bs<N>_<i>.bin, and MindSpore's logits for each."""
-    from src import lstm, onnx_export
+    from src import onnx_export
 
     root = tmp_path_factory.mktemp("free_shape")
     rng = np.random.default_rng(1)
-    net = lstm.SentimentNet(VOCAB_SIZE, EMBED_SIZE, HIDDEN_SIZE, 2, True, NUM_CLASSES, pooling="max_mean")
-    for param in net.get_parameters():
-        param.set_data(ms.Tensor(rng.uniform(-0.5, 0.5, param.shape).astype(np.float32)))
-    net.set_train(False)
+    net = sentiment_net(1)
     net.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32))
     model_path = root / "sentiment.onnx"
     onnx_export.save(onnx_export.build_sentiment_graph({p.name: p.asnumpy() for p in net.get_parameters()},

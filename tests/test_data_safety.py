@@ -12,14 +12,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
-import numpy as np
 import pytest
 
 from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace
 from src import checkpoint, config as config_module, dataset, errors, fingerprint, history, imdb, inference
-from src import lock, preprocessed_folder, word_vectors
+from src import lock, word_vectors
 
 RUN_DIRECTORY = tempfile.mkdtemp(prefix="data-safety-cwd-")  # default outputs never land in the checkout
 
