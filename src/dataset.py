@@ -165,13 +165,11 @@ def split_train_valid(names, valid_ratio, seed):
 
     aclImdb numbers each folder's reviews movie by movie (consecutive ids are reviews of the same
     movie, at most 30 per movie), and its test movies are not its training movies. Holding out
-    whole blocks of MOVIE_BLOCK consecutive ids keeps validation nearly movie-disjoint too. A
-    random split put the same movies on both sides, read 2-3 points above the dev test folder and
-    favoured later epochs that memorise the training movies; this one reads 1-2 points above it
-    and picks earlier ones. Each folder (pos, neg) gives valid_ratio of its own reviews, so
-    validation keeps the classes' balance: unstratified blocks gave a 56% positive validation
-    split, which picked checkpoints biased to "positive" (test recall 84% neg, 92% pos).
-    Files not named <id>_<rating>.txt are blocks of their own."""
+    whole blocks of MOVIE_BLOCK consecutive ids keeps validation nearly movie-disjoint too: a
+    random split puts the same movies on both sides and favours later epochs that memorise the
+    training movies (docs/results.md). Each folder (pos, neg) gives valid_ratio of its own
+    reviews, so validation keeps the classes' balance. Files not named <id>_<rating>.txt are
+    blocks of their own."""
     blocks = {}  # folder -> block key -> indices
     for index, name in enumerate(names):
         folder, _, file_name = name.rpartition("/")
