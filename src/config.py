@@ -26,6 +26,8 @@ SCHEMA_FILE = os.path.join(PROJECT_ROOT, "default_config.yaml")
 
 # The reference wrote booleans as the strings "true"/"false"; every such spelling is accepted.
 _BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+# libyaml's parser when PyYAML was built with it: every entry point reads the schema at start-up.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RANGE = re.compile(r"^([\[(])\s*([^,\s]+)\s*,\s*([^\]\)\s]+)\s*([\])])$")
 
 
@@ -75,9 +77,9 @@ def _read_documents(path):
         raise errors.UserError(f"config file {path} is not UTF-8 text (invalid byte at offset "
                                f"{error.start})") from None
     try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(content, Loader=yaml.SafeLoader)):
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(content, Loader=_LOADER)):
             raise errors.UserError(f"config file {path} uses a YAML alias (*name); write the values out")
-        documents = [document or {} for document in yaml.safe_load_all(content)]
+        documents = [document or {} for document in yaml.load_all(content, Loader=_LOADER)]
     except yaml.YAMLError as error:
         raise errors.UserError(f"config file {path} is not valid YAML: {errors.first_line(error)}") from None
     if not 1 <= len(documents) <= 3 or not all(isinstance(d, dict) for d in documents):
