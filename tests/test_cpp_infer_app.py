@@ -8,6 +8,7 @@ carrying its shape in its name and size, as preprocess.py writes them.
 
     pytest tests/test_cpp_infer_app.py    # ~6 s with out/ built, ~10 s from scratch (2 cores)
 """
+import contextlib
 import importlib.util
 import re
 import shutil
@@ -56,6 +57,18 @@ def sentiment_net(seed):
     return net
 
 
+@contextlib.contextmanager
+def graph_mode():
+    """MindSpore in GRAPH mode inside the block: with numpy 2.x installed, MindSpore 2.10's
+    PYNATIVE kernels fail ("compiled using NumPy 1.x")."""
+    previous_mode = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        yield
+    finally:
+        ms.set_context(mode=previous_mode)
+
+
 class LastStepIndexNet(nn.Cell):
     """Integer index on the time axis: MindSpore exports a Squeeze that OpenVINO runs to a 0-sized output."""
 
@@ -93,16 +106,11 @@ def exported(tmp_path_factory):
     bin_dir = root / "bins"
     bin_dir.mkdir()
     expected = {}
-    # GRAPH mode: with numpy 2.x installed, MindSpore 2.10's PYNATIVE kernels fail ("compiled using NumPy 1.x").
-    previous_mode = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    try:
+    with graph_mode():
         for i in range(NUM_BATCHES):
             token_ids = rng.integers(0, VOCAB_SIZE, size=(BATCH_SIZE, SEQ_LEN)).astype(np.int32)
             token_ids.tofile(bin_dir / f"LSTM_data_bs{BATCH_SIZE}_{i}.bin")
             expected[f"LSTM_data_bs{BATCH_SIZE}_{i}_0.bin"] = net(ms.Tensor(token_ids)).asnumpy()
-    finally:
-        ms.set_context(mode=previous_mode)
 
     # ms.onnx.export, not ms.export(..., file_format="ONNX"): the latter silently drops input_names/output_names.
     model_path = root / "tiny_lstm.onnx"
@@ -171,9 +179,7 @@ def free_shape(tmp_path_factory):
     bin_dir = root / "bins"
     bin_dir.mkdir()
     expected = {}
-    previous_mode = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    try:
+    with graph_mode():
         for i, (rows, length) in enumerate(((3, 1), (5, 9), (5, 40))):
             lengths = rng.integers(1, length + 1, size=rows)
             token_ids = np.zeros((rows, length), np.int32)
@@ -182,8 +188,6 @@ def free_shape(tmp_path_factory):
             name = f"LSTM_data_bs{rows}_{i}"
             token_ids.tofile(bin_dir / f"{name}.bin")
             expected[f"{name}_0.bin"] = (rows, net(ms.Tensor(token_ids)).asnumpy())
-    finally:
-        ms.set_context(mode=previous_mode)
     unnamed = root / "unnamed"
     unnamed.mkdir()
     np.ones((2, 3), np.int32).tofile(unnamed / "batch.bin")
