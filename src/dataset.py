@@ -67,8 +67,10 @@ def check_matches(config, meta, keys=None):
         settings = settings_of(config)
     except errors.UserError:  # no vectors file of this embed_size in the folder: nothing to compare
         return
-    # The unlabelled split is an addition that changes none of the labelled ones.
-    keys = keys or [key for key in settings if key != "unsup"]
+    # The unlabelled split is an addition that changes none of the labelled ones, and which train
+    # reviews are held out for validation (seed, valid_ratio) changes no test review: a model
+    # trained with --seed=2 is scored on its own folder without repeating the seed.
+    keys = keys or [key for key in settings if key not in ("unsup", "seed", "valid_ratio")]
     settings = {key: settings[key] for key in keys}
     inputs = fingerprint.inputs_of({**meta.get("settings", {}), **settings})
     found = fingerprint.differences(meta, settings, inputs)

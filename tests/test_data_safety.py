@@ -207,6 +207,7 @@ def test_eval_and_export_check_the_folder_against_the_given_inputs(workspace):
                             "(and retrain: the vocabulary may change)")
     assert "min_freq" in user_error(dataset.check_matches, make_config(corpus, glove, root / "pre", "--min_freq=9"),
                                     meta)
+    dataset.check_matches(make_config(corpus, glove, root / "pre", "--seed=2", "--valid_ratio=0.2"), meta)
     # export: only the inputs; a deployment's max_len is not the folder's
     dataset.check_matches(make_config(corpus, glove, root / "pre", "--max_len=99"), meta,
                           keys=("aclimdb_path", "vectors_file"))
