@@ -2,6 +2,7 @@
 free shapes by default, fixed with --static_shape=True), preprocess.py -> C++ app / postprocess.py
 (scripts/run_infer_310.sh) against eval.py, and predict.py from the checkpoint and from the exports.
 """
+import functools
 import json
 import math
 import os
@@ -12,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, ok, run_python
 from src import config as config_module, download, inference, text
 
 # Its module-scoped fixtures are shared by its tests: one pytest-xdist worker runs them all.
@@ -24,11 +25,7 @@ MAX_LEN, NUM_CLASSES, TEST_REVIEWS = 40, 2, 24
 REVIEWS = ["A great, wonderful and moving film!", "Boring. Awful plot, a waste of time.",
            "It was a film about a plot.", "Superb! I loved it.<br />Don't miss it."]
 PARITY_TOLERANCE = 1e-4
-
-
-def python(script, *arguments, cwd=ROOT, stdin=None):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=300, check=False)
+python = functools.partial(run_python, cwd=ROOT)
 
 
 def infer_310(*arguments, cwd):
@@ -40,10 +37,6 @@ def error_lines(stderr):
     """stderr without MindSpore's own [WARNING] log lines."""
     return [line for line in stderr.splitlines() if not line.startswith("[WARNING]")]
 
-
-def ok(result):
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")

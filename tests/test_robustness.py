@@ -5,6 +5,7 @@ the other test files.
 
     pytest tests/test_robustness.py    # ~1.5 min on 2 cores; the disk tests need root (mount)
 """
+import functools
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from easydict import EasyDict
 
-from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace
+from conftest import ROOT, TINY_TRAINING, make_corpus, make_glove, make_workspace, ok, run_python
 from src import checkpoint, config as config_module, dataset, errors, history, imdb, lock, word_vectors
 
 # Its module-scoped fixtures are shared by its tests: one pytest-xdist worker runs them all.
@@ -59,11 +60,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 # Entry points run outside the checkout, so default outputs (eval_metrics.json, ./ckpt_lstm) never
 # land in it.
 RUN_DIRECTORY = tempfile.mkdtemp(prefix="robustness-cwd-")
+python = functools.partial(run_python, cwd=RUN_DIRECTORY)
 
-
-def python(script, *arguments, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=RUN_DIRECTORY,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def one_line_error(result, *expected):
@@ -87,10 +85,6 @@ def user_error(function, *args):
     assert "\n" not in message
     return message
 
-
-def ok(result):
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def checkpoint_names(folder):
