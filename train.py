@@ -36,20 +36,19 @@ def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None):
     """This rank's shard of the training reviews (and of the pseudo-labelled ones, if given as
     (files, count)), batched; every rank gets the same step count."""
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
-    pseudo_files, pseudo_count = pseudo_labels or ((), 0)
+    extra_files, extra_count = pseudo_labels or ((), 0)
     data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
         bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed,
-        pseudo_files=pseudo_files, num_classes=config.num_classes, **shard)
+        extra_files=extra_files, **shard)
     buckets = dataset.training_buckets(config.max_len, config.bucket_width, config.crop_len)
-    return distributed.equal_steps(data, meta["counts"]["train"] + pseudo_count, config.batch_size,
+    return distributed.equal_steps(data, meta["counts"]["train"] + extra_count, config.batch_size,
                                    group_size, buckets)
 
 
 def build_train_step(config, network, steps_per_epoch):
     """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
-    # Targets are class probabilities (see dataset.create_dataset).
-    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=False, reduction="mean")
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     rates = learning_rates(config, steps_per_epoch)
     optimizer = training.make_optimizer(config, network, ms.Tensor(rates))
     train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)

@@ -30,8 +30,6 @@ FORMAT_VERSION = 4  # 2: validation held out in blocks of consecutive ids; 3: pe
 SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
 SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
           "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
-# Self-training's pseudo-labelled reviews also carry the labellers' class probabilities.
-PSEUDO_SCHEMA = {**SCHEMA, "target": {"type": "float32", "shape": [-1]}}
 META_FILE, VOCAB_FILE, WEIGHT_FILE = preprocessed_folder.META_FILE, "vocab.txt", "weight.npy"
 
 
@@ -273,12 +271,12 @@ def read_split(preprocess_path, split, columns=("feature", "label")):
     return values
 
 
-def write_mindrecord(path, rows, count, description, schema=SCHEMA):
+def write_mindrecord(path, rows, count, description):
     from mindspore.mindrecord import FileWriter
 
     try:
         writer = FileWriter(path, shard_num=SHARDS, overwrite=True)
-        writer.add_schema(schema, "nlp_schema")
+        writer.add_schema(SCHEMA, "nlp_schema")
         writer.add_index(["id", "label"])
         all_rows = []
         for row in tqdm(rows, total=count, desc=f"write {description}", unit=" reviews", mininterval=2):
@@ -329,36 +327,25 @@ class RandomWindow:
 
 def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket_width=0,
                    num_shards=None, shard_id=None, drop_remainder=False, crop_len=0, seed=1,
-                   pseudo_files=(), num_classes=2):
-    """Batches of (feature int32 [batch, length], label int32 [batch]); in training, of (feature,
-    target float32 [batch, num_classes]): class probabilities, one-hot for the labelled reviews.
+                   extra_files=(), columns=("feature", "label")):
+    """Batches of (feature int32 [batch, length], label int32 [batch]).
 
     bucket_width > 0: reviews of similar length are batched together and padded only to the
     longest one in the batch, so the LSTM does little work on padding. bucket_width == 0: every
     review is padded to max_len (the reference recipe). crop_len > 0 (training): random windows
     of crop_len tokens instead of whole reviews. Training batches with buckets are full and padded
-    to their bucket's upper length (a fixed set of shapes). pseudo_files: the MindRecord files of
-    self-training's pseudo-labelled reviews (PSEUDO_SCHEMA), whose targets are the labellers'
-    probabilities, shuffled in among the split's reviews."""
-    import mindspore as ms
+    to their bucket's upper length (a fixed set of shapes). extra_files: more MindRecord files of
+    the same schema read with the split (self-training's pseudo-labelled reviews)."""
     import mindspore.dataset as ds
-    from mindspore.dataset import transforms
 
     first_file = mindrecord_path(preprocess_path, split) + "0"
     if not os.path.isfile(first_file):
         raise errors.UserError(f"{first_file} not found: preprocess first (train.py does it)")
-    shard = {"num_shards": num_shards, "shard_id": shard_id}
-    data = ds.MindDataset(first_file, columns_list=["feature", "label"], shuffle=training,
-                          num_parallel_workers=2, **shard)
-    if training:
-        # One loss for labelled and pseudo-labelled reviews: cross-entropy against a distribution.
-        data = data.map([transforms.OneHot(num_classes), transforms.TypeCast(ms.float32)],
-                        input_columns=["label"], output_columns=["target"])
-    if training and pseudo_files:
-        pseudo = ds.MindDataset(list(pseudo_files), columns_list=["feature", "target"], shuffle=True,
-                                num_parallel_workers=2, **shard)
-        # Concatenated datasets are read one after the other: shuffle the whole epoch together.
-        data = (data + pseudo).shuffle(buffer_size=data.get_dataset_size() + pseudo.get_dataset_size())
+    files = first_file
+    if extra_files:  # a list must name every shard file
+        files = shard_files(mindrecord_path(preprocess_path, split)) + list(extra_files)
+    data = ds.MindDataset(files, columns_list=list(columns), shuffle=training,
+                          num_shards=num_shards, shard_id=shard_id, num_parallel_workers=2)
     if training and crop_len > 0:
         # One worker keeps the window sequence reproducible for a given seed.
         data = data.map(RandomWindow(crop_len, seed), input_columns=["feature"],

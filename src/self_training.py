@@ -79,13 +79,9 @@ def write_pseudo_labels(network, config, ckpt_path):
         print(f"Self-training: n-gram logistic regression trained on {len(train_features)} reviews "
               f"and averaged in ({time.time() - started:.0f} s)", flush=True)
     chosen, labels = most_confident(probabilities, config.pseudo_label_ratio)
-    # The final model learns the labellers' probabilities (soft targets), not only their side:
-    # a review they are unsure of teaches it little either way.
-    rows = ({"id": int(ids[i]), "label": int(label), "feature": np.asarray(features[i], np.int32),
-             "target": np.array([1 - probabilities[i], probabilities[i]], np.float32)}
+    rows = ({"id": int(ids[i]), "label": int(label), "feature": np.asarray(features[i], np.int32)}
             for i, label in zip(chosen, labels))
-    dataset.write_mindrecord(os.path.join(ckpt_path, PSEUDO_FILE), rows, len(chosen), "pseudo-labels",
-                             dataset.PSEUDO_SCHEMA)
+    dataset.write_mindrecord(os.path.join(ckpt_path, PSEUDO_FILE), rows, len(chosen), "pseudo-labels")
     summary = {"count": len(chosen), "unlabelled": len(features), "positive": float(labels.mean()),
                "ratio": config.pseudo_label_ratio, "ngram": bool(config.pseudo_label_ngram)}
     with open(os.path.join(ckpt_path, SUMMARY_FILE), "w", encoding="utf-8") as file:
