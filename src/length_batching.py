@@ -50,6 +50,9 @@ def score_by_length(run_batch, id_arrays, batch_size, workers=1, length_multiple
         return np.asarray(run_batch(pad_rows(rows, length)), np.float32)
 
     if workers > 1 and len(batches) > 1:
+        # Longest batches first: the workers then finish together, instead of one running the
+        # longest batch (the slowest by far) alone at the end.
+        batches.sort(key=lambda indices: -len(indices) * max(len(id_arrays[i]) for i in indices))
         with ThreadPoolExecutor(workers) as pool:
             outputs = list(pool.map(run, batches))
     else:

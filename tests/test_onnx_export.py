@@ -116,3 +116,16 @@ def test_score_by_length_returns_results_in_the_given_order():
     assert [rows for rows, _ in calls] == [5, 5, 5, 5, 3]
     assert [length for _, length in calls] == sorted(length for _, length in calls)
     assert calls[-1][1] == max(len(ids) for ids in id_arrays)
+
+
+def test_score_by_length_with_parallel_batches_gives_the_same_results_in_order():
+    rng = np.random.default_rng(1)
+    id_arrays = [rng.integers(1, 9, size=n) for n in rng.integers(0, 40, size=57)]
+
+    def run_batch(batch):
+        return np.stack([(batch != 0).sum(1), batch[:, 0]], axis=1)
+
+    one = length_batching.score_by_length(run_batch, id_arrays, batch_size=4)
+    parallel = length_batching.score_by_length(run_batch, id_arrays, batch_size=4, workers=2)
+    np.testing.assert_array_equal(parallel, one)
+    assert parallel[:, 0].tolist() == [len(ids) for ids in id_arrays]
