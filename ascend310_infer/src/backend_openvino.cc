@@ -2,6 +2,7 @@
 // length dimensions stay free: OpenVINO runs each batch at its own shape (the LSTM nodes become
 // its fused LSTMSequence kernel).
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,12 +81,18 @@ class OpenVinoBackend : public Backend {
 
   void PredictAll(const std::vector<Batch> &batches, std::vector<std::vector<float>> *logits) override {
     logits->assign(batches.size(), {});
-    // Request r runs batches r, r + R, r + 2R, ...: batches sorted by length take about as long as
-    // their neighbours, so waiting for the requests in turn leaves no stream idle for long.
+    // Largest batches first: neighbours in this order take about as long as each other, so
+    // waiting for the requests in turn leaves no stream idle for long, and no stream runs the
+    // largest batch (the slowest by far) alone at the end.
+    std::vector<size_t> order(batches.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&batches](size_t a, size_t b) {
+      return batches[a].token_ids.size() > batches[b].token_ids.size();
+    });
     std::vector<size_t> running(requests_.size(), batches.size());
     size_t next = 0;
     for (size_t r = 0; r < requests_.size() && next < batches.size(); ++r, ++next) {
-      Start(r, batches[next], next, &running);
+      Start(r, batches[order[next]], order[next], &running);
     }
     for (size_t done = 0; done < batches.size();) {
       for (size_t r = 0; r < requests_.size(); ++r) {
@@ -97,7 +104,7 @@ class OpenVinoBackend : public Backend {
         running[r] = batches.size();
         ++done;
         if (next < batches.size()) {
-          Start(r, batches[next], next, &running);
+          Start(r, batches[order[next]], order[next], &running);
           ++next;
         }
       }
