@@ -91,20 +91,15 @@ def load_meta(preprocess_path):
         raise errors.UserError(f"{path} is corrupt; rebuild the folder with --preprocess=True") from None
 
 
-def _load_array(preprocess_path, name):
-    """A .npy file of the preprocessed folder; never unpickled (a pickled file is refused, not
+def load_weight(preprocess_path):
+    """The embedding matrix (weight.npy); never unpickled (a pickled file is refused, not
     executed)."""
-    path = os.path.join(preprocess_path, name)
+    path = os.path.join(preprocess_path, WEIGHT_FILE)
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise errors.UserError(f"{path} is missing or not a plain numpy array ({error}); rebuild "
                                "it with --preprocess=True") from None
-
-
-def load_weight(preprocess_path):
-    """The embedding matrix."""
-    return _load_array(preprocess_path, WEIGHT_FILE)
 
 
 def prepare(config, force=False):
