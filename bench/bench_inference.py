@@ -214,7 +214,6 @@ def today_labelling(network, config, count):
     import mindspore as ms
     import mindspore.dataset as ds
 
-
     started, done = time.perf_counter(), 0
     data = ds.MindDataset(dataset.mindrecord_path(config.preprocess_path, "unsup") + "0",
                           columns_list=["feature", "length", "id"], shuffle=False, num_parallel_workers=2)
