@@ -46,10 +46,9 @@ def bench(config, steps):
         else:
             shapes.add(features.shape)
             compile_seconds += time.time() - started
-    test = dataset.create_dataset(config.preprocess_path, "test", config.batch_size, training=False,
-                                  max_len=config.max_len, bucket_width=config.bucket_width)
+    test = dataset.read_split(config.preprocess_path, "test")
     started = time.time()
-    training.evaluate(network, test)
+    training.accuracy_on(test, config.pooling, config.batch_size)(network)  # as validation scores
     eval_seconds = time.time() - started
     train_reviews = meta["counts"]["train"] + meta["counts"].get("valid", 0)
     return {"train samples/s": samples / train_seconds, "batch shapes": len(shapes),

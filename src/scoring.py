@@ -1,7 +1,7 @@
-"""Scoring a whole split with a SentimentNet: eval.py's test set and self-training's labelling of
-the unlabelled reviews.
+"""Scoring a whole split with a SentimentNet: eval.py's test set, the validation after each training
+epoch and self-training's labelling of the unlabelled reviews.
 
-Both run the network as the ONNX graph export.py writes (built in memory from the network's
+All run the network as the ONNX graph export.py writes (built in memory from the network's
 current weights, run by onnxruntime) over batches sorted by length, each padded only to its
 longest review, and get the logits back in the order the reviews were given. MindSpore's
 dynamic-shape graph on the same length-sorted batches was measured too (bench/bench_inference.py)
@@ -19,7 +19,7 @@ def network_logits(network, pooling, id_arrays, batch_size):
 
 
 def classification_metrics(logits, labels):
-    """{"acc", "recall" per class, "f1" per class}, as training.evaluate computes them."""
+    """{"acc", "recall" per class, "f1" per class}, from MindSpore's metrics."""
     from mindspore.train.metrics import F1, Accuracy, Recall
 
     metrics = {"acc": Accuracy(), "recall": Recall(), "f1": F1()}
