@@ -43,7 +43,7 @@ class TrainStep(nn.TrainOneStepCell):
 
 def accuracy_on(reviews, pooling, batch_size):
     """A function network -> its accuracy on `reviews` ({"feature": token id arrays, "label"}),
-    scored as eval.py scores (src/scoring.py: onnxruntime on length-sorted batches): about 5x
+    scored as eval.py scores (src/scoring.py: onnxruntime on length-sorted batches): 3-4x
     faster than MindSpore's dynamic-shape graph over the same reviews, and the same accuracy."""
     labels = np.asarray(reviews["label"])
 
