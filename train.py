@@ -32,14 +32,16 @@ def learning_rates(config, steps_per_epoch):
                               config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
-def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None):
+def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None, seed=None):
     """This rank's shard of the training reviews (and of the pseudo-labelled ones, if given as
-    (files, count)), batched; every rank gets the same step count."""
+    (files, count)), batched; every rank gets the same step count. `seed` (default config.seed)
+    draws the random windows."""
     shard = {"num_shards": group_size, "shard_id": rank} if group_size > 1 else {}
     extra_files, extra_count = pseudo_labels or ((), 0)
     data = dataset.create_dataset(
         config.preprocess_path, "train", config.batch_size, training=True, max_len=config.max_len,
-        bucket_width=config.bucket_width, crop_len=config.crop_len, seed=config.seed,
+        bucket_width=config.bucket_width, crop_len=config.crop_len,
+        seed=config.seed if seed is None else seed,
         extra_files=extra_files, **shard)
     buckets = dataset.training_buckets(config.max_len, config.bucket_width, config.crop_len)
     return distributed.equal_steps(data, meta["counts"]["train"] + extra_count, config.batch_size,
@@ -137,7 +139,14 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
     """One model trained into config.ckpt_path (continuing its last checkpoint if `resume`)."""
     is_writer = rank == 0
     weight = dataset.load_weight(config.preprocess_path)
-    train_data = build_train_data(config, meta, rank, group_size, pseudo_labels)
+    # The data pipeline starts from its seed in every process, so a resumed run seeded like the
+    # interrupted one would replay its first epochs' shuffling and windows: it draws its own.
+    resumed_after = checkpoint.last_epoch(config.ckpt_path) if resume else 0
+    data_seed = config.seed
+    if resumed_after:
+        data_seed = int(np.random.SeedSequence([config.seed, resumed_after]).generate_state(1)[0])
+        ds.config.set_seed(data_seed)
+    train_data = build_train_data(config, meta, rank, group_size, pseudo_labels, data_seed)
     valid_accuracy = None
     if os.path.isfile(dataset.mindrecord_path(config.preprocess_path, "valid") + "0"):
         valid_accuracy = training.accuracy_on(dataset.read_split(config.preprocess_path, "valid"),

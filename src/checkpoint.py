@@ -63,6 +63,14 @@ def epoch_checkpoints(directory):
     return [path for _, _, path in sorted(found)]
 
 
+def last_epoch(directory):
+    """The epoch of the last lstm-<epoch>_<step>.ckpt in `directory` (0: none)."""
+    checkpoints = epoch_checkpoints(directory)
+    if not checkpoints:
+        return 0
+    return int(re.fullmatch(rf"{PREFIX}-(\d+)_\d+\.ckpt", os.path.basename(checkpoints[-1])).group(1))
+
+
 def read(path):
     """{name: Parameter} of a checkpoint file, or a one-line error naming what is wrong with it."""
     if not os.path.isfile(path):

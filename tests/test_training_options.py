@@ -69,6 +69,29 @@ def test_weight_average_is_validated_each_epoch_and_continues_after_resume(tiny_
         max(row[key] for row in history for key in ("valid_acc", "valid_acc_average") if key in row))
 
 
+def test_a_resumed_run_does_not_replay_the_first_epochs_batches(tiny_preprocessed, tmp_path, monkeypatch):
+    import train
+
+    first_batches = []
+
+    def recording(*args, **kwargs):
+        data = build(*args, **kwargs)
+        # A pipeline's batches depend only on its seeds: a fresh iterator shows its first epoch.
+        features, _ = next(data.create_tuple_iterator(num_epochs=1, output_numpy=True))
+        first_batches.append(features)
+        return data
+
+    build = train.build_train_data
+    monkeypatch.setattr(train, "build_train_data", recording)
+    options = ("--save_checkpoint_steps=1", "--valid_ratio=0.1")
+    train_in_process(tiny_preprocessed / "preprocess", tmp_path / "a", *options, "--num_epochs=1")
+    train_in_process(tiny_preprocessed / "preprocess", tmp_path / "b", *options, "--num_epochs=1")
+    train_in_process(tiny_preprocessed / "preprocess", tmp_path / "a", *options, "--num_epochs=2", resume=True)
+    uninterrupted, again, resumed = first_batches
+    assert np.array_equal(uninterrupted, again)  # the same seed, the same epoch 1
+    assert not np.array_equal(uninterrupted, resumed)  # epoch 2 is not epoch 1 again
+
+
 def test_weight_average_is_the_running_mean_and_swaps_back():
     import mindspore as ms
     from mindspore import nn
