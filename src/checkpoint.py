@@ -53,22 +53,25 @@ def remove_temporary_files(directory):
             os.remove(path)
 
 
-def epoch_checkpoints(directory):
-    """lstm-<epoch>_<step>.ckpt files in `directory`, oldest epoch first."""
+def _epoch_checkpoint_entries(directory):
+    """(epoch, step, path) of the lstm-<epoch>_<step>.ckpt files in `directory`, oldest first."""
     found = []
     for path in glob.glob(os.path.join(glob.escape(directory), f"{PREFIX}-*_*.ckpt")):
         match = re.fullmatch(rf"{PREFIX}-(\d+)_(\d+)\.ckpt", os.path.basename(path))
         if match:
             found.append((int(match.group(1)), int(match.group(2)), path))
-    return [path for _, _, path in sorted(found)]
+    return sorted(found)
+
+
+def epoch_checkpoints(directory):
+    """lstm-<epoch>_<step>.ckpt files in `directory`, oldest epoch first."""
+    return [path for _, _, path in _epoch_checkpoint_entries(directory)]
 
 
 def last_epoch(directory):
     """The epoch of the last lstm-<epoch>_<step>.ckpt in `directory` (0: none)."""
-    checkpoints = epoch_checkpoints(directory)
-    if not checkpoints:
-        return 0
-    return int(re.fullmatch(rf"{PREFIX}-(\d+)_\d+\.ckpt", os.path.basename(checkpoints[-1])).group(1))
+    entries = _epoch_checkpoint_entries(directory)
+    return entries[-1][0] if entries else 0
 
 
 def read(path):

@@ -83,7 +83,7 @@ def test_a_resumed_run_does_not_replay_the_first_epochs_batches(tiny_preprocesse
 
     build = train.build_train_data
     monkeypatch.setattr(train, "build_train_data", recording)
-    options = ("--save_checkpoint_steps=1", "--valid_ratio=0.1")
+    options = ("--save_checkpoint_steps=1",)
     train_in_process(tiny_preprocessed / "preprocess", tmp_path / "a", *options, "--num_epochs=1")
     train_in_process(tiny_preprocessed / "preprocess", tmp_path / "b", *options, "--num_epochs=1")
     train_in_process(tiny_preprocessed / "preprocess", tmp_path / "a", *options, "--num_epochs=2", resume=True)
