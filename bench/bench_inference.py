@@ -202,11 +202,12 @@ def today_eval(network, config):
     started = time.perf_counter()
     data = dataset.create_dataset(config.preprocess_path, "test", config.batch_size, training=False,
                                   max_len=config.max_len, bucket_width=config.bucket_width)
-    correct = total = 0
-    for features, labels in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
-        correct += int((network(ms.Tensor(features)).asnumpy().argmax(axis=1) == labels).sum())
-        total += len(labels)
-    return time.perf_counter() - started, correct / total
+    logits, labels = [], []
+    for features, batch_labels in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
+        logits.append(network(ms.Tensor(features)).asnumpy())
+        labels.append(batch_labels)
+    metrics = scoring.classification_metrics(np.concatenate(logits), np.concatenate(labels))
+    return time.perf_counter() - started, metrics["acc"]
 
 
 def today_labelling(network, config, count):
