@@ -37,7 +37,10 @@ class History:
         self.save()
 
     def best_valid(self):
-        scores = [row[key] for row in self.rows for key in ("valid_acc", "valid_acc_average") if key in row]
+        """The best validation accuracy of lstm_best.ckpt's candidates: the weight averages once
+        they have started (see training.CheckpointAndValidate), else the epochs."""
+        key = "valid_acc_average" if any("valid_acc_average" in row for row in self.rows) else "valid_acc"
+        scores = [row[key] for row in self.rows if key in row]
         return max(scores) if scores else -1.0
 
     def save(self):

@@ -142,10 +142,11 @@ class WeightAverage:
 
 
 class CheckpointAndValidate(Callback):
-    """At each epoch end: validation accuracy (of the epoch's weights, and of their running average
-    if `average`), lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt
-    every save_checkpoint_steps (keeping keep_checkpoint_max), early stopping after `patience`
-    epochs without improvement. Writes files only where `write` (rank 0)."""
+    """At each epoch end: validation accuracy of the epoch's weights (and of their running average
+    if `average`), lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt every save_checkpoint_steps
+    (keeping keep_checkpoint_max), early stopping after `patience` epochs without improvement.
+    Once the average has started, only the average is a candidate for lstm_best.ckpt. Writes
+    files only where `write` (rank 0)."""
 
     def __init__(self, network, train_network, directory, valid_accuracy, history, save_steps,
                  keep_max, patience, write=True, architecture=None, average=None):
@@ -155,16 +156,17 @@ class CheckpointAndValidate(Callback):
         self.directory, self.history = directory, history
         self.valid_accuracy = valid_accuracy  # accuracy_on(validation reviews, ...), or None
         self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
-        self.average = average  # a WeightAverage, validated as a second candidate each epoch
+        self.average = average  # a WeightAverage
         self.best = history.best_valid()
         self.stale_epochs = 0
         if write:
             checkpoint.remove_temporary_files(directory)
 
-    def validate(self, what, extra):
-        """Validation accuracy of the network as it is now; saved as lstm_best.ckpt if the best yet."""
+    def validate(self, what, extra, candidate=True):
+        """Validation accuracy of the network as it is now; a candidate is saved as lstm_best.ckpt
+        if it is the best yet."""
         accuracy = self.valid_accuracy(self.network)
-        improved = accuracy > self.best
+        improved = candidate and accuracy > self.best
         print(f"{what}: {accuracy:.4f}{' (best so far)' if improved else ''}", flush=True)
         if improved:
             self.best = accuracy
@@ -183,16 +185,22 @@ class CheckpointAndValidate(Callback):
             checkpoint.save(self.network, os.path.join(self.directory, checkpoint.BEST),
                                    {"epoch_num": epoch, **self.architecture})
         if self.valid_accuracy is not None:
-            values["valid_acc"], improved = self.validate(f"epoch: {epoch} valid acc", {"epoch_num": epoch})
-            if self.average is not None:
-                self.average.update(epoch)
-            if self.average is not None and self.average.count > 1:  # the mean of one epoch is that epoch
-                first = self.average.first_epoch
+            averaging = self.average is not None and self.average.update(epoch)
+            if averaging and self.average.count == 1:
+                # The best of 15 noisy candidates on 1,992 validation reviews is often a lucky single
+                # epoch (docs/results.md, sessions 7-8): from here on only the running average is a
+                # candidate, and it replaces an earlier epoch that read higher.
+                self.best = -1.0
+            first = self.average.first_epoch if averaging else None
+            entries = {"epoch_num": epoch, **({"averaged_from_epoch": first} if averaging else {})}
+            values["valid_acc"], improved = self.validate(f"epoch: {epoch} valid acc", entries,
+                                                          candidate=not averaging or self.average.count == 1)
+            if averaging and self.average.count == 1:  # the mean of one epoch is that epoch
+                values["valid_acc_average"] = values["valid_acc"]
+            elif averaging:
                 with self.average.swapped_in():
-                    values["valid_acc_average"], average_improved = self.validate(
-                        f"epoch: {epoch} valid acc of the weight average of epochs {first}-{epoch}",
-                        {"epoch_num": epoch, "averaged_from_epoch": first})
-                improved = improved or average_improved
+                    values["valid_acc_average"], improved = self.validate(
+                        f"epoch: {epoch} valid acc of the weight average of epochs {first}-{epoch}", entries)
             self.stale_epochs = 0 if improved else self.stale_epochs + 1
         # The history is written before the epoch checkpoint: a run killed between the two resumes
         # from the checkpoint before, and the rows of the epochs it repeats are replaced.
