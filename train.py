@@ -174,12 +174,18 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
     run_history = history.History(config.ckpt_path, epochs_done, write=is_writer)
     average = training.WeightAverage(network, config.average_from_epoch, average_state) \
         if config.average_from_epoch > 0 else None
+    # Which candidates may become lstm_best.ckpt, chosen on held-out halves of the validation split
+    # (docs/results.md, session 9): the self-trained final model's epochs (67,000 reviews each) are
+    # all good and scatter, so its weight average beats picking the luckiest epoch; a model trained on
+    # the labelled reviews alone (the teacher) peaks after 3-5 short epochs, and its average carries
+    # the undertrained and the overfitted ones, so there every epoch and average stays a candidate.
     callbacks = [
         training.EpochLogger(rates, config.log_steps, run_history),
         training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_accuracy, run_history,
                                        config.save_checkpoint_steps, config.keep_checkpoint_max,
                                        config.patience, write=is_writer,
-                                       architecture=checkpoint.architecture_entry(config), average=average),
+                                       architecture=checkpoint.architecture_entry(config), average=average,
+                                       average_only=pseudo_labels is not None),
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)

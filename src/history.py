@@ -36,11 +36,12 @@ class History:
         self.rows[-1].update(values)
         self.save()
 
-    def best_valid(self):
-        """The best validation accuracy of lstm_best.ckpt's candidates: the weight averages once
-        they have started (see training.CheckpointAndValidate), else the epochs."""
-        key = "valid_acc_average" if any("valid_acc_average" in row for row in self.rows) else "valid_acc"
-        scores = [row[key] for row in self.rows if key in row]
+    def best_valid(self, average_only=False):
+        """The best validation accuracy among lstm_best.ckpt's candidates: every epoch and weight
+        average, or only the averages once they have started (training.CheckpointAndValidate)."""
+        averaged = average_only and any("valid_acc_average" in row for row in self.rows)
+        keys = ("valid_acc_average",) if averaged else ("valid_acc", "valid_acc_average")
+        scores = [row[key] for row in self.rows for key in keys if key in row]
         return max(scores) if scores else -1.0
 
     def save(self):

@@ -145,11 +145,11 @@ class CheckpointAndValidate(Callback):
     """At each epoch end: validation accuracy of the epoch's weights (and of their running average
     if `average`), lstm_best.ckpt on improvement, lstm-<e>_<s>.ckpt every save_checkpoint_steps
     (keeping keep_checkpoint_max), early stopping after `patience` epochs without improvement.
-    Once the average has started, only the average is a candidate for lstm_best.ckpt. Writes
-    files only where `write` (rank 0)."""
+    With `average_only`, once the average has started it is the only candidate for
+    lstm_best.ckpt. Writes files only where `write` (rank 0)."""
 
     def __init__(self, network, train_network, directory, valid_accuracy, history, save_steps,
-                 keep_max, patience, write=True, architecture=None, average=None):
+                 keep_max, patience, write=True, architecture=None, average=None, average_only=False):
         super().__init__()
         self.architecture = architecture or {}
         self.network, self.train_network = network, train_network
@@ -157,7 +157,8 @@ class CheckpointAndValidate(Callback):
         self.valid_accuracy = valid_accuracy  # accuracy_on(validation reviews, ...), or None
         self.save_steps, self.keep_max, self.patience, self.write = save_steps, keep_max, patience, write
         self.average = average  # a WeightAverage
-        self.best = history.best_valid()
+        self.average_only = average is not None and average_only
+        self.best = history.best_valid(self.average_only)
         self.stale_epochs = 0
         if write:
             checkpoint.remove_temporary_files(directory)
@@ -186,21 +187,22 @@ class CheckpointAndValidate(Callback):
                                    {"epoch_num": epoch, **self.architecture})
         if self.valid_accuracy is not None:
             averaging = self.average is not None and self.average.update(epoch)
-            if averaging and self.average.count == 1:
-                # The best of 15 noisy candidates on 1,992 validation reviews is often a lucky single
-                # epoch (docs/results.md, sessions 7-8): from here on only the running average is a
-                # candidate, and it replaces an earlier epoch that read higher.
+            if self.average_only and self.average.count == 1:
+                # From here on only the running average is a candidate, and it replaces an earlier
+                # epoch that read higher.
                 self.best = -1.0
-            first = self.average.first_epoch if averaging else None
-            entries = {"epoch_num": epoch, **({"averaged_from_epoch": first} if averaging else {})}
-            values["valid_acc"], improved = self.validate(f"epoch: {epoch} valid acc", entries,
-                                                          candidate=not averaging or self.average.count == 1)
+            values["valid_acc"], improved = self.validate(
+                f"epoch: {epoch} valid acc", {"epoch_num": epoch},
+                candidate=not self.average_only or self.average.count <= 1)
             if averaging and self.average.count == 1:  # the mean of one epoch is that epoch
                 values["valid_acc_average"] = values["valid_acc"]
             elif averaging:
+                first = self.average.first_epoch
                 with self.average.swapped_in():
-                    values["valid_acc_average"], improved = self.validate(
-                        f"epoch: {epoch} valid acc of the weight average of epochs {first}-{epoch}", entries)
+                    values["valid_acc_average"], average_improved = self.validate(
+                        f"epoch: {epoch} valid acc of the weight average of epochs {first}-{epoch}",
+                        {"epoch_num": epoch, "averaged_from_epoch": first})
+                improved = improved or average_improved
             self.stale_epochs = 0 if improved else self.stale_epochs + 1
         # The history is written before the epoch checkpoint: a run killed between the two resumes
         # from the checkpoint before, and the rows of the epochs it repeats are replaced.

@@ -25,7 +25,7 @@ def test_same_seed_same_vocabulary_and_first_epoch_loss_in_another_process(tiny_
 def test_early_stopping_stops_after_patience_epochs(tiny_preprocessed, tmp_path, capsys):
     # learning_rate 0: validation accuracy never improves after the first epoch.
     history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, "--num_epochs=6", "--patience=2",
-                               "--optimizer=momentum", "--learning_rate=0.0", "--average_from_epoch=0")
+                               "--optimizer=momentum", "--learning_rate=0.0")
     assert "Early stopping" in capsys.readouterr().out and len(history) == 3
     # The stopping epoch still leaves a checkpoint to resume or inspect.
     assert any(name.startswith("lstm-3_") for name in os.listdir(tmp_path))
@@ -66,12 +66,15 @@ def test_weight_average_is_validated_each_epoch_and_continues_after_resume(tiny_
                                                     if name.startswith("lstm-3_"))[0]))
     assert int(last["average_count"].asnumpy()) == 3  # epochs 1 and 2 from the checkpoint, then 3
     best = ms.load_checkpoint(str(tmp_path / "lstm_best.ckpt"))
-    assert float(best["valid_acc"].asnumpy()) == pytest.approx(max(row["valid_acc_average"] for row in history))
+    assert float(best["valid_acc"].asnumpy()) == pytest.approx(
+        max(row[key] for row in history for key in ("valid_acc", "valid_acc_average")))
 
 
-def test_once_the_average_starts_only_averages_become_lstm_best(tmp_path):
-    """Validation accuracies scripted so that single epochs read higher than the averages: the
-    averages still become lstm_best.ckpt, and the last one holds the mean of its epochs' weights."""
+@pytest.mark.parametrize("average_only", [True, False])
+def test_with_average_only_only_averages_become_lstm_best_once_started(tmp_path, average_only):
+    """Validation accuracies scripted so that single epochs read higher than the averages: with
+    average_only (self-training's final model) the averages still become lstm_best.ckpt, and the
+    last one holds the mean of its epochs' weights; without it the best epoch does."""
     import mindspore as ms
     from mindspore import nn
     from types import SimpleNamespace
@@ -88,7 +91,7 @@ def test_once_the_average_starts_only_averages_become_lstm_best(tmp_path):
     run_history = history_module.History(str(tmp_path))
     callback = training.CheckpointAndValidate(
         network, network, str(tmp_path), lambda _: next(scripted), run_history, save_steps=1000, keep_max=10,
-        patience=0, average=training.WeightAverage(network, first_epoch=2))
+        patience=0, average=training.WeightAverage(network, first_epoch=2), average_only=average_only)
     best = []
     for epoch, value in enumerate([1.0, 2.0, 4.0], start=1):
         network.decoder.weight.set_data(ms.Tensor(np.full((2, 3), value, np.float32)))
@@ -97,10 +100,15 @@ def test_once_the_average_starts_only_averages_become_lstm_best(tmp_path):
         callback.on_train_epoch_end(SimpleNamespace(original_args=lambda: arguments))
         saved = ms.load_checkpoint(str(tmp_path / "lstm_best.ckpt"))
         best.append((float(saved["valid_acc"].asnumpy()), int(saved["epoch_num"].asnumpy())))
+    if not average_only:
+        assert best == [(pytest.approx(0.90), 1)] * 2 + [(pytest.approx(0.95), 3)]
+        np.testing.assert_allclose(saved["decoder.weight"].asnumpy(), np.full((2, 3), 4.0))  # epoch 3's own
+        assert run_history.best_valid() == pytest.approx(0.95)
+        return
     assert best == [(pytest.approx(0.90), 1), (pytest.approx(0.80), 2), (pytest.approx(0.85), 3)]
     np.testing.assert_allclose(saved["decoder.weight"].asnumpy(), np.full((2, 3), 3.0))  # mean of epochs 2-3
     assert int(saved["averaged_from_epoch"].asnumpy()) == 2
-    assert run_history.best_valid() == pytest.approx(0.85)
+    assert run_history.best_valid(average_only=True) == pytest.approx(0.85)
 
 
 def test_a_resumed_run_does_not_replay_the_first_epochs_batches(tiny_preprocessed, tmp_path, monkeypatch):
