@@ -187,14 +187,15 @@ class CheckpointAndValidate(Callback):
                                    {"epoch_num": epoch, **self.architecture})
         if self.valid_accuracy is not None:
             averaging = self.average is not None and self.average.update(epoch)
-            if self.average_only and self.average.count == 1:
+            average_starts = averaging and self.average.count == 1  # the mean of one epoch is that epoch
+            if self.average_only and average_starts:
                 # From here on only the running average is a candidate, and it replaces an earlier
                 # epoch that read higher.
                 self.best = -1.0
             values["valid_acc"], improved = self.validate(
                 f"epoch: {epoch} valid acc", {"epoch_num": epoch},
-                candidate=not self.average_only or self.average.count <= 1)
-            if averaging and self.average.count == 1:  # the mean of one epoch is that epoch
+                candidate=not (self.average_only and averaging) or average_starts)
+            if average_starts:
                 values["valid_acc_average"] = values["valid_acc"]
             elif averaging:
                 first = self.average.first_epoch
