@@ -2,6 +2,10 @@
 // length dimensions stay free: OpenVINO runs each batch at its own shape (the LSTM nodes become
 // its fused LSTMSequence kernel).
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -81,33 +85,67 @@ class OpenVinoBackend : public Backend {
 
   void PredictAll(const std::vector<Batch> &batches, std::vector<std::vector<float>> *logits) override {
     logits->assign(batches.size(), {});
-    // Largest batches first: neighbours in this order take about as long as each other, so
-    // waiting for the requests in turn leaves no stream idle for long, and no stream runs the
+    // Largest batches first: the last ones to finish are then the smallest, so no stream runs the
     // largest batch (the slowest by far) alone at the end.
     std::vector<size_t> order(batches.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&batches](size_t a, size_t b) {
       return batches[a].token_ids.size() > batches[b].token_ids.size();
     });
-    std::vector<size_t> running(requests_.size(), batches.size());
-    size_t next = 0;
-    for (size_t r = 0; r < requests_.size() && next < batches.size(); ++r, ++next) {
-      Start(r, batches[order[next]], order[next], &running);
-    }
-    for (size_t done = 0; done < batches.size();) {
-      for (size_t r = 0; r < requests_.size(); ++r) {
-        if (running[r] == batches.size()) {
-          continue;
+    // Each finished request gets the next batch, whichever finishes first (waiting for the
+    // requests in turn left a stream idle while its neighbour ran a longer batch: 4% here).
+    std::mutex mutex;
+    std::condition_variable finished;
+    std::deque<size_t> idle;
+    std::exception_ptr failure;
+    const size_t none = batches.size();
+    std::vector<size_t> running(requests_.size(), none);
+    for (size_t r = 0; r < requests_.size(); ++r) {
+      idle.push_back(r);
+      requests_[r].set_callback([&, r](std::exception_ptr error) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (error && !failure) {
+          failure = error;
         }
-        requests_[r].wait();
+        idle.push_back(r);
+        finished.notify_one();
+      });
+    }
+    auto next_idle = [&]() {
+      std::unique_lock<std::mutex> lock(mutex);
+      finished.wait(lock, [&] { return !idle.empty(); });
+      const size_t r = idle.front();
+      idle.pop_front();
+      return r;
+    };
+    auto collect = [&](size_t r) {
+      if (running[r] != none) {
         CopyOutput(requests_[r], &(*logits)[running[r]]);
-        running[r] = batches.size();
-        ++done;
-        if (next < batches.size()) {
-          Start(r, batches[order[next]], order[next], &running);
-          ++next;
+        running[r] = none;
+      }
+    };
+    for (size_t next = 0; next < batches.size();) {
+      const size_t r = next_idle();
+      collect(r);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failure) {
+          idle.push_back(r);  // unused: the wait for every request below counts it
+          break;
         }
       }
+      Start(r, batches[order[next]], order[next], &running);
+      ++next;
+    }
+    // Every request back before the callbacks (which refer to this frame) are cleared.
+    for (size_t returned = 0; returned < requests_.size(); ++returned) {
+      collect(next_idle());
+    }
+    for (ov::InferRequest &request : requests_) {
+      request.set_callback([](std::exception_ptr) {});
+    }
+    if (failure) {
+      std::rethrow_exception(failure);
     }
   }
 
