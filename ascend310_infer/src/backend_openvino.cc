@@ -127,14 +127,25 @@ class OpenVinoBackend : public Backend {
     for (size_t next = 0; next < batches.size();) {
       const size_t r = next_idle();
       collect(r);
+      bool stop;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (failure) {
-          idle.push_back(r);  // unused: the wait for every request below counts it
-          break;
+        stop = failure != nullptr;
+      }
+      if (!stop) {
+        try {
+          Start(r, batches[order[next]], order[next], &running);
+        } catch (...) {  // a request that did not start: the callbacks must still be waited for
+          std::lock_guard<std::mutex> lock(mutex);
+          failure = std::current_exception();
+          stop = true;
         }
       }
-      Start(r, batches[order[next]], order[next], &running);
+      if (stop) {
+        std::lock_guard<std::mutex> lock(mutex);
+        idle.push_back(r);  // not running: the wait for every request below counts it
+        break;
+      }
       ++next;
     }
     // Every request back before the callbacks (which refer to this frame) are cleared.
