@@ -124,33 +124,38 @@ class OpenVinoBackend : public Backend {
         running[r] = none;
       }
     };
-    for (size_t next = 0; next < batches.size();) {
+    auto failed = [&]() {
+      std::lock_guard<std::mutex> lock(mutex);
+      return failure != nullptr;
+    };
+    auto give_back = [&](size_t r) {  // a request not running: the wait for every request counts it
+      std::lock_guard<std::mutex> lock(mutex);
+      idle.push_back(r);
+    };
+    for (size_t next = 0; next < batches.size(); ++next) {
       const size_t r = next_idle();
-      collect(r);
-      bool stop;
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        stop = failure != nullptr;
-      }
-      if (!stop) {
-        try {
-          Start(r, batches[order[next]], order[next], &running);
-        } catch (...) {  // a request that did not start: the callbacks must still be waited for
-          std::lock_guard<std::mutex> lock(mutex);
-          failure = std::current_exception();
-          stop = true;
-        }
-      }
-      if (stop) {
-        std::lock_guard<std::mutex> lock(mutex);
-        idle.push_back(r);  // not running: the wait for every request below counts it
+      if (failed()) {  // no more batches, and no output read from a failed request
+        give_back(r);
         break;
       }
-      ++next;
+      collect(r);
+      try {
+        Start(r, batches[order[next]], order[next], &running);
+      } catch (...) {
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          failure = std::current_exception();
+        }
+        give_back(r);
+        break;
+      }
     }
     // Every request back before the callbacks (which refer to this frame) are cleared.
     for (size_t returned = 0; returned < requests_.size(); ++returned) {
-      collect(next_idle());
+      const size_t r = next_idle();
+      if (!failed()) {
+        collect(r);
+      }
     }
     for (ov::InferRequest &request : requests_) {
       request.set_callback([](std::exception_ptr) {});
