@@ -161,3 +161,21 @@ def test_weight_average_is_the_running_mean_and_swaps_back():
     restored.update(5)  # weights still 6.0
     with restored.swapped_in():
         np.testing.assert_allclose(weight.asnumpy(), np.full((2, 3), 3.75))
+
+
+def test_many_length_buckets_train_one_dynamic_shape_graph(tiny_preprocessed, tmp_path):
+    """A static graph per bucket shape is kept in memory; whole reviews in buckets (31 shapes at
+    the default max_len) filled 24 GB, so past MAX_STATIC_SHAPES one dynamic-shape graph trains."""
+    import train
+    from src import config as config_module, lstm
+
+    def train_step_inputs(*options):
+        config = config_module.load_config([*TINY_TRAINING, *options])
+        network = lstm.build_model(config, vocab_size=50, embed_dim=8)
+        return train.build_train_step(config, network, steps_per_epoch=4)[0].get_inputs()
+
+    assert train_step_inputs("--bucket_width=16", "--crop_len=32") is None  # 2 shapes: static graphs
+    many = ("--bucket_width=4", "--crop_len=0")  # max_len 40: 10 shapes
+    assert [list(tensor.shape) for tensor in train_step_inputs(*many)] == [[-1, -1], [-1]]
+    history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, "--num_epochs=1", *many)
+    assert len(history) == 1 and np.isfinite(history[0]["loss"])
