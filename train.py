@@ -24,6 +24,7 @@ from src import lock as lock_module, lr_schedule, lstm, modelarts, self_training
 
 MAX_STATIC_SHAPES = 8  # training batch shapes compiled one static graph each (the default has 4)
 
+
 def learning_rates(config, steps_per_epoch):
     """The per-step LR array for the whole run (constant, or the reference's warmup + cosine)."""
     total = steps_per_epoch * config.num_epochs
@@ -57,9 +58,9 @@ def build_train_step(config, network, steps_per_epoch):
     train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
     # Training batches come in a few fixed shapes (see dataset.create_dataset), each compiled
     # once (~3 s) into a static graph: 1.9x faster per step here than one dynamic-shape graph.
-    # MindSpore keeps every compiled graph and its memory (0.5-1 GB each at a few hundred steps),
-    # so whole reviews in buckets (crop_len=0, max_len 1000: 31 shapes) filled 24 GB and were
-    # killed; past MAX_STATIC_SHAPES shapes one dynamic-shape graph trains them all.
+    # MindSpore keeps every compiled graph and its memory: whole reviews in buckets (crop_len=0,
+    # max_len 1000: 31 shapes) grew by about 200 MB/s while compiling and were killed at 24 GB.
+    # Past MAX_STATIC_SHAPES shapes one dynamic-shape graph trains them all (peak about 7.5 GB).
     if dataset.training_buckets(config.max_len, config.bucket_width, config.crop_len) > MAX_STATIC_SHAPES:
         train_step.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32), ms.Tensor(shape=[None], dtype=ms.int32))
     return train_step, rates
