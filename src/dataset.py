@@ -15,7 +15,6 @@ batch), or to max_len for the reference recipe.
 Everything is written to a temporary folder that is renamed into place when complete, so an
 interrupted run never leaves a folder that looks finished.
 """
-import itertools
 import json
 import os
 import shutil
@@ -26,8 +25,8 @@ from tqdm import tqdm
 
 from src import errors, fingerprint, imdb, lock, preprocessed_folder, text, word_vectors
 
-FORMAT_VERSION = 5  # 2: validation held out in blocks of consecutive ids; 3: per class folder;
-# 4: meta.json records the inputs' fingerprints; 5: the vocabulary counts the unlabelled reviews too
+FORMAT_VERSION = 4  # 2: validation held out in blocks of consecutive ids; 3: per class folder;
+# 4: meta.json records the inputs' fingerprints
 SHARDS = 4  # as the reference: aclImdb_train.mindrecord0..3
 SCHEMA = {"id": {"type": "int32"}, "label": {"type": "int32"},
           "feature": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"}}
@@ -66,10 +65,9 @@ def check_matches(config, meta, keys=None):
         settings = settings_of(config)
     except errors.UserError:  # no vectors file of this embed_size in the folder: nothing to compare
         return
-    # Whether the unlabelled reviews were read (they add to the vocabulary) and which train
-    # reviews are held out for validation (seed, valid_ratio) change no test review, and a model
-    # is scored with the vocabulary of the folder it trained on: a model trained with --seed=2 is
-    # scored on its own folder without repeating the seed.
+    # The unlabelled split is an addition that changes none of the labelled ones, and which train
+    # reviews are held out for validation (seed, valid_ratio) changes no test review: a model
+    # trained with --seed=2 is scored on its own folder without repeating the seed.
     keys = keys or [key for key in settings if key not in ("unsup", "seed", "valid_ratio")]
     settings = {key: settings[key] for key in keys}
     inputs = fingerprint.inputs_of({**meta.get("settings", {}), **settings})
@@ -203,22 +201,9 @@ def _build(config, settings, inputs, folder):
                       tqdm(reviews[split], desc=f"tokenize {split}", unit=" reviews", mininterval=2)]
               for split in reviews}
 
-    if settings["unsup"]:
-        try:
-            unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
-        except errors.UserError as error:
-            raise errors.UserError(f"{error}: self-training reads the unlabelled reviews; pass "
-                                   "--pseudo_label_ratio=0 to train without them") from None
-        tokens["unsup"] = [text.tokenize(review.text) for review in
-                           tqdm(unlabelled, desc="tokenize unsup", unit=" reviews", mininterval=2)]
-
     train_ids, valid_ids = split_train_valid([review.name for review in reviews["train"]],
                                              config.valid_ratio, config.seed)
-    # The vocabulary counts the reviews the models train on: with self-training the final model
-    # trains on the unlabelled reviews too, and counting them halves the share of test tokens
-    # that read as <unk> (3.0% -> 1.3% on aclImdb at min_freq 10; docs/results.md).
-    vocabulary = text.Vocabulary.build(itertools.chain((tokens["train"][i] for i in train_ids),
-                                                       tokens.get("unsup", ())),
+    vocabulary = text.Vocabulary.build((tokens["train"][i] for i in train_ids),
                                        config.min_freq, config.max_vocab)
     vectors = word_vectors.load_vectors(settings["vectors_file"])
     if vectors.vector_size != config.embed_size:
@@ -240,10 +225,15 @@ def _build(config, settings, inputs, folder):
                     for i in indices)
             counts[split] = write_mindrecord(mindrecord_path(folder, split), rows, len(indices), split)
     if settings["unsup"]:
+        try:
+            unlabelled = imdb.read_reviews(config.aclimdb_path, ("unsup",), stats)["unsup"]
+        except errors.UserError as error:
+            raise errors.UserError(f"{error}: self-training reads the unlabelled reviews; pass "
+                                   "--pseudo_label_ratio=0 to train without them") from None
         rows = ({"id": index, "label": imdb.UNLABELLED,
-                 "feature": np.asarray(vocabulary.encode(review_tokens, config.max_len), np.int32)}
-                for index, review_tokens in enumerate(tokens["unsup"]))
-        counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(tokens["unsup"]), "unsup")
+                 "feature": np.asarray(vocabulary.encode(text.tokenize(review.text), config.max_len), np.int32)}
+                for index, review in enumerate(unlabelled))
+        counts["unsup"] = write_mindrecord(mindrecord_path(folder, "unsup"), rows, len(unlabelled), "unsup")
     lengths = [min(len(tokens["train"][i]), config.max_len) for i in train_ids]
     meta = {"settings": settings, "inputs": inputs, "vocab_size": len(vocabulary), "embed_dim": int(weight.shape[1]),
             "words_with_vector": found, "counts": counts,

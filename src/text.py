@@ -10,7 +10,7 @@ So "Great movie!<br />Don't miss it." -> great movie ! do n't miss it .
 gensim's tokenizers drop punctuation and digits ("!" carries sentiment) and NLTK's Treebank
 tokenizer would be a new dependency for the same result, so this is a three-line regex.
 
-Vocabulary: ids are deterministic (by frequency in the reviews counted, ties alphabetical), with
+Vocabulary: ids are deterministic (by frequency in the train split, ties alphabetical), with
 0 = <pad> and 1 = <unk> reserved, stored as a text file with one token per line (line number = id).
 """
 import collections

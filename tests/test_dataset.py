@@ -52,23 +52,6 @@ def test_same_input_gives_same_ids(corpus, glove_dir, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_vocabulary_counts_the_unlabelled_reviews_only_with_self_training(corpus, glove_dir, tmp_path):
-    unsup = os.path.join(corpus, "train", "unsup")
-    os.makedirs(unsup)
-    for index in range(3):  # a word only the unlabelled reviews hold, 3 times: min_freq 3 keeps it
-        with open(os.path.join(unsup, f"{index}_0.txt"), "w", encoding="utf-8") as file:
-            file.write("a zyzzyva of a film")
-    alone = make_config(corpus, glove_dir, tmp_path / "alone", min_freq=3)
-    with_unsup = make_config(corpus, glove_dir, tmp_path / "unsup", min_freq=3, pseudo_label_ratio=1.0)
-    dataset.prepare(alone)
-    assert dataset.prepare(with_unsup)["counts"]["unsup"] == 3
-    assert "zyzzyva" not in text.Vocabulary.load(str(tmp_path / "alone" / "vocab.txt")).ids
-    vocabulary = text.Vocabulary.load(str(tmp_path / "unsup" / "vocab.txt"))
-    assert "zyzzyva" in vocabulary.ids
-    rows = dataset.read_split(str(tmp_path / "unsup"), "unsup")["feature"]
-    assert all(vocabulary.ids["zyzzyva"] in row.tolist() for row in rows)
-
-
 def test_reused_when_settings_match_rebuilt_when_not_or_forced(corpus, glove_dir, tmp_path, capsys):
     config = make_config(corpus, glove_dir, tmp_path / "pre")
     dataset.prepare(config)

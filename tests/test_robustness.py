@@ -301,9 +301,8 @@ def test_vector_problems_through_train_py(data, tmp_path):
     folder = tmp_path / "glove"
     folder.mkdir()
     make_glove(str(folder / "glove.6B.50d.txt"), dim=50)
-    # (this corpus has no unlabelled reviews, which self-training would read before the vectors)
     run = [inputs[0], f"--preprocess_path={tmp_path / 'p'}", f"--ckpt_path={tmp_path / 'c'}",
-           "--num_epochs=1", "--pseudo_label_ratio=0"]
+           "--num_epochs=1"]
     one_line_error(python("train.py", *run, f"--glove_path={tmp_path / 'nowhere'}"),
                    f"GloVe path '{tmp_path / 'nowhere'}' does not exist")
     # The wrong GloVe file: only 50-dimensional vectors where embed_size asks for 300.
