@@ -25,18 +25,13 @@ from src import lock as lock_module, lr_schedule, lstm, modelarts, self_training
 MAX_STATIC_SHAPES = 8  # training batch shapes compiled one static graph each (the default has 4)
 
 
-def learning_rates(config, steps_per_epoch, decay=False):
-    """The per-step LR array for the whole run: the reference's warmup + cosine (dynamic_lr), or
-    learning_rate, constant or (`decay`) falling along a cosine to 0 over num_epochs, a step per
-    epoch (MindSpore's cosine_decay_lr)."""
+def learning_rates(config, steps_per_epoch):
+    """The per-step LR array for the whole run (constant, or the reference's warmup + cosine)."""
     total = steps_per_epoch * config.num_epochs
-    if config.dynamic_lr:
-        return lr_schedule.get_lr(config.lr_init, config.lr_end, config.lr_max, config.warmup_epochs,
-                                  config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
-    if decay:
-        return np.array(nn.cosine_decay_lr(0.0, float(config.learning_rate), total, steps_per_epoch,
-                                           config.num_epochs), np.float32)
-    return np.full(total, config.learning_rate, np.float32)
+    if not config.dynamic_lr:
+        return np.full(total, config.learning_rate, np.float32)
+    return lr_schedule.get_lr(config.lr_init, config.lr_end, config.lr_max, config.warmup_epochs,
+                              config.num_epochs, steps_per_epoch, config.lr_adjust_epoch)
 
 
 def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None, seed=None):
@@ -55,10 +50,10 @@ def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None, see
                                    group_size, buckets)
 
 
-def build_train_step(config, network, steps_per_epoch, decay=False):
+def build_train_step(config, network, steps_per_epoch):
     """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    rates = learning_rates(config, steps_per_epoch, decay)
+    rates = learning_rates(config, steps_per_epoch)
     optimizer = training.make_optimizer(config, network, ms.Tensor(rates))
     train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
     # Training batches come in a few fixed shapes (see dataset.create_dataset), each compiled
@@ -177,11 +172,7 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
         checkpoint.load_weights(network, config.pre_trained)
-    # The self-trained final model decays its learning rate over all its epochs and is not stopped
-    # early (docs/results.md, session 13): at a constant rate its epochs scatter by a point of
-    # validation accuracy, and patience on 1,992 validation reviews stopped runs on noise.
-    final_model = pseudo_labels is not None
-    train_step, rates = build_train_step(config, network, steps_per_epoch, decay=final_model)
+    train_step, rates = build_train_step(config, network, steps_per_epoch)
 
     # ---- resume, history, weight average
     os.makedirs(config.ckpt_path, exist_ok=True)
@@ -199,9 +190,9 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
         training.EpochLogger(rates, config.log_steps, run_history),
         training.CheckpointAndValidate(network, train_step, config.ckpt_path, valid_accuracy, run_history,
                                        config.save_checkpoint_steps, config.keep_checkpoint_max,
-                                       0 if final_model else config.patience, write=is_writer,
+                                       config.patience, write=is_writer,
                                        architecture=checkpoint.architecture_entry(config), average=average,
-                                       average_only=final_model),
+                                       average_only=pseudo_labels is not None),
     ]
     print(f"============== Starting Training ({steps_per_epoch} steps per epoch) ==============", flush=True)
     model = Model(train_step)
