@@ -50,17 +50,12 @@ def build_train_data(config, meta, rank=0, group_size=1, pseudo_labels=None, see
                                    group_size, buckets)
 
 
-def build_train_step(config, network, steps_per_epoch, adversarial_epsilon=0.0):
-    """Loss, optimizer and the one-step training cell (adversarial if adversarial_epsilon > 0);
-    returns it with the per-step LR array."""
+def build_train_step(config, network, steps_per_epoch):
+    """Loss, optimizer and the one-step training cell; returns it with the per-step LR array."""
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     rates = learning_rates(config, steps_per_epoch)
     optimizer = training.make_optimizer(config, network, ms.Tensor(rates))
-    if adversarial_epsilon > 0:
-        train_step = training.AdversarialTrainStep(training.PerturbedLoss(network, loss), optimizer,
-                                                   adversarial_epsilon, config.grad_clip)
-    else:
-        train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
+    train_step = training.TrainStep(nn.WithLossCell(network, loss), optimizer, config.grad_clip)
     # Training batches come in a few fixed shapes (see dataset.create_dataset), each compiled
     # once (~3 s) into a static graph: 1.9x faster per step here than one dynamic-shape graph.
     # MindSpore keeps every compiled graph and its memory: whole reviews in buckets (crop_len=0,
@@ -177,9 +172,7 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
     network = lstm.build_model(config, meta["vocab_size"], meta["embed_dim"], weight)
     if config.pre_trained:
         checkpoint.load_weights(network, config.pre_trained)
-    # Adversarial training is the final model's only (on the teacher it did not pay: docs/results.md).
-    train_step, rates = build_train_step(config, network, steps_per_epoch,
-                                         config.adversarial_epsilon if pseudo_labels is not None else 0.0)
+    train_step, rates = build_train_step(config, network, steps_per_epoch)
 
     # ---- resume, history, weight average
     os.makedirs(config.ckpt_path, exist_ok=True)

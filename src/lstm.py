@@ -68,18 +68,13 @@ class SentimentNet(nn.Cell):
         self.decoder = nn.Dense(features, num_classes)
 
     def construct(self, token_ids):
-        return self.classify(self.embedding(token_ids), token_ids)
-
-    def classify(self, vectors, token_ids):
-        """Logits from the word vectors of `token_ids` ([batch, length, embed]); adversarial
-        training (src/training.py) calls it with perturbed vectors."""
         batch, length = token_ids.shape
         positions = ops.arange(length).reshape(1, -1)
         # Position 0 always counts, so an all-padding row still has one step to pool over.
         valid = ops.logical_or(token_ids != text.PAD_ID, positions == 0)  # [batch, length]
         # int64: ONNX's ReverseSequence only takes int64 lengths.
         lengths = valid.astype(ms.int64).sum(1)
-        x = self.dropouts[0](vectors)  # [batch, length, embed]
+        x = self.dropouts[0](self.embedding(token_ids))  # [batch, length, embed]
         for layer in range(len(self.forward_layers)):
             forward, _ = self.forward_layers[layer](x)
             if self.bidirectional:

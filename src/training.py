@@ -41,44 +41,6 @@ class TrainStep(nn.TrainOneStepCell):
         return ops.depend(loss, self.optimizer(grads))
 
 
-class PerturbedLoss(nn.Cell):
-    """The loss at a batch whose word vectors are moved by `perturbation` ([batch, length, embed])."""
-
-    def __init__(self, network, loss_fn):
-        super().__init__(auto_prefix=False)  # parameter names as in nn.WithLossCell
-        self._backbone, self._loss_fn = network, loss_fn
-
-    def construct(self, token_ids, labels, perturbation):
-        vectors = self._backbone.embedding(token_ids) + perturbation
-        return self._loss_fn(self._backbone.classify(vectors, token_ids), labels)
-
-
-class AdversarialTrainStep(TrainStep):
-    """Adversarial training on the word vectors (Goodfellow et al. 2015; Miyato, Dai & Goodfellow
-    2017): each step adds the loss at the batch's word vectors moved by `epsilon` (L2 norm over
-    each review's vectors) along the gradient of the loss, which comes from the same backward
-    pass as the weights' gradients. Two forward and backward passes per step."""
-
-    def __init__(self, perturbed_loss, optimizer, epsilon, grad_clip=0.0):
-        super().__init__(perturbed_loss, optimizer, grad_clip)
-        self.epsilon = epsilon
-        self.grad_weights = ops.GradOperation(get_by_list=True)
-        self.hyper_map = ops.HyperMap()
-
-    def construct(self, token_ids, labels):
-        # Zeros computed from the batch: the gradient by a constant input is not taken in a graph.
-        unperturbed = ops.zeros_like(self.network._backbone.embedding(token_ids))
-        loss, (direction, grads) = ops.value_and_grad(self.network, grad_position=2, weights=self.weights)(
-            token_ids, labels, unperturbed)
-        norm = ops.sqrt((direction * direction).sum((1, 2), keepdims=True)) + 1e-12
-        perturbation = ops.stop_gradient(self.epsilon * direction / norm)
-        adversarial_grads = self.grad_weights(self.network, self.weights)(token_ids, labels, perturbation)
-        grads = self.grad_reducer(self.hyper_map(ops.add, grads, adversarial_grads))
-        if self.grad_clip > 0:
-            grads = ops.clip_by_global_norm(grads, self.grad_clip)
-        return ops.depend(loss, self.optimizer(grads))
-
-
 def accuracy_on(reviews, pooling, batch_size):
     """A function network -> its accuracy on `reviews` ({"feature": token id arrays, "label"}),
     scored as eval.py scores (src/scoring.py: onnxruntime on length-sorted batches): 3-4x

@@ -57,37 +57,3 @@ def test_parameter_count_matches_reference_shapes():
     network = lstm.build_model(small_config(num_hiddens=100, pooling="first_last"), 10, 300)
     count = sum(int(np.prod(p.shape)) for p in network.trainable_params())
     assert count == 563_200 + 802
-
-
-def test_adversarial_step_adds_the_loss_at_word_vectors_moved_up_its_gradient():
-    """training.AdversarialTrainStep with plain SGD moves the weights by the gradient of the clean
-    loss plus that of the loss at the word vectors moved by epsilon (per review) along the clean
-    loss's gradient with respect to them; that move raises the loss more than a random one."""
-    from mindspore import nn, ops
-    from src import training
-    ms.set_seed(0)
-    rng = np.random.default_rng(0)
-    network = lstm.build_model(small_config(trainable_embedding=True), 30, 8,
-                               rng.normal(size=(30, 8)).astype(np.float32))
-    loss = training.PerturbedLoss(network, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
-    ids = ms.Tensor(rng.integers(1, 30, (4, 6)).astype(np.int32))
-    labels = ms.Tensor(np.array([0, 1, 1, 0], np.int32))
-    weights = network.trainable_params()
-    unperturbed = ms.Tensor(np.zeros((4, 6, 8), np.float32))
-    direction, clean_grads = ops.grad(loss, grad_position=2, weights=weights)(ids, labels, unperturbed)
-    direction = direction.asnumpy()
-    epsilon = 0.5
-    uphill = epsilon * direction / np.sqrt((direction ** 2).sum((1, 2), keepdims=True))
-    _, adversarial_grads = ops.grad(loss, grad_position=2, weights=weights)(ids, labels, ms.Tensor(uphill))
-    random = rng.normal(size=uphill.shape)
-    random = (epsilon * random / np.sqrt((random ** 2).sum((1, 2), keepdims=True))).astype(np.float32)
-    clean, moved, moved_randomly = (float(loss(ids, labels, ms.Tensor(p)).asnumpy())
-                                    for p in (unperturbed.asnumpy(), uphill, random))
-    assert moved > moved_randomly and moved > clean
-
-    before = [p.asnumpy().copy() for p in weights]
-    step = training.AdversarialTrainStep(loss, nn.SGD(weights, learning_rate=0.1), epsilon)
-    assert np.isclose(float(step(ids, labels).asnumpy()), clean, atol=1e-6)  # the clean loss is reported
-    for parameter, start, clean_grad, adversarial_grad in zip(weights, before, clean_grads, adversarial_grads):
-        expected = start - 0.1 * (clean_grad.asnumpy() + adversarial_grad.asnumpy())
-        np.testing.assert_allclose(parameter.asnumpy(), expected, atol=1e-5, err_msg=parameter.name)
