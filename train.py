@@ -81,20 +81,9 @@ def check_ckpt_path_outside_preprocess_path(config):
                                "outside it")
 
 
-def self_training_stages(config):
-    """The models self-training trains, in order, each a config with its own ckpt_path: the teacher
-    (labelled reviews only), the students of the earlier rounds, and the final model in ckpt_path.
-    Each student trains on the labels of the model before it (with the n-gram model's)."""
-    teacher = EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, self_training.TEACHER_FOLDER)})
-    earlier_students = [EasyDict({**config, "num_epochs": config.early_round_epochs,
-                                  "ckpt_path": os.path.join(config.ckpt_path, f"{self_training.ROUND_FOLDER}{n}")})
-                        for n in range(1, config.pseudo_label_rounds)]
-    return [teacher, *earlier_students, config]
-
-
-def interrupt_note(config, stages):
+def interrupt_note(config, teacher, self_trains):
     """What a run stopped by Ctrl-C or SIGTERM keeps, and how to go on."""
-    if any(has_run(stage.ckpt_path) for stage in stages):
+    if has_run(config.ckpt_path) or (self_trains and has_run(teacher.ckpt_path)):
         return (f"the checkpoints of the finished epochs are kept in {config.ckpt_path}; continue with "
                 "--resume=True and the same options")
     return "no epoch was finished and nothing was kept; run the same command again to start over"
@@ -112,9 +101,10 @@ def main():
     is_writer = rank == 0  # checkpoints, history and plots come from rank 0 only
     if is_writer:
         lock_module.acquire(config.ckpt_path)  # a second run on this folder stops here
-    stages = self_training_stages(config) if config.pseudo_label_ratio > 0 else [config]
-    earlier_run = any(has_run(stage.ckpt_path) for stage in stages)
-    errors.set_interrupt_note(lambda: interrupt_note(config, stages))
+    teacher = EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, self_training.TEACHER_FOLDER)})
+    self_trains = config.pseudo_label_ratio > 0
+    earlier_run = has_run(config.ckpt_path) or (self_trains and has_run(teacher.ckpt_path))
+    errors.set_interrupt_note(lambda: interrupt_note(config, teacher, self_trains))
     if not config.resume and is_writer and earlier_run:
         # Mixing two runs' lstm-<epoch>_<step>.ckpt would make keep_checkpoint_max delete the new
         # ones and a later --resume continue the old run.
@@ -124,46 +114,32 @@ def main():
         raise errors.UserError(f"--resume: no lstm-<epoch>_<step>.ckpt in {config.ckpt_path}")
     meta = distributed.prepare_once(config, rank, group_size)
 
-    if len(stages) == 1:
+    if not self_trains:
         train_model(config, meta, rank, group_size, resume=config.resume)
     else:
-        self_train(stages, meta, rank, group_size, config.resume)
+        pseudo_labels = self_training.pseudo_labels(config.ckpt_path)
+        if pseudo_labels is None:  # the teacher is not done (or this is a new run)
+            if not self_training.teacher_finished(teacher.ckpt_path):
+                print("============== Self-training: the first model (teacher) ==============", flush=True)
+                train_model(teacher, meta, rank, group_size,
+                            resume=config.resume and has_run(teacher.ckpt_path))
+                if is_writer:
+                    self_training.mark_teacher_finished(teacher.ckpt_path)
+            distributed.on_rank0(lambda: label_unlabelled(teacher, meta), rank, group_size,
+                                 "pseudo-labelling")
+            pseudo_labels = self_training.pseudo_labels(config.ckpt_path)
+        print("============== Self-training: the final model, on labelled and pseudo-labelled "
+              "reviews ==============", flush=True)
+        train_model(config, meta, rank, group_size, resume=config.resume and has_run(config.ckpt_path),
+                    pseudo_labels=pseudo_labels)
     modelarts.sync_outputs(config)
 
 
-def self_train(stages, meta, rank, group_size, resume):
-    """Trains the teacher, then each student on the labels of the model before it; a stage whose
-    successor's labels are complete is skipped (--resume after an interruption)."""
-    titles = ["the first model (teacher), on the labelled reviews",
-              *[f"round {n}'s model, on labelled and pseudo-labelled reviews" for n in range(1, len(stages) - 1)],
-              "the final model, on labelled and pseudo-labelled reviews"]
-    for n, stage in enumerate(stages):
-        last = n == len(stages) - 1
-        if not last and (self_training.stage_finished(stage.ckpt_path)
-                         or self_training.pseudo_labels(stages[n + 1].ckpt_path) is not None):
-            continue
-        labels = None
-        if n > 0:
-            labels = self_training.pseudo_labels(stage.ckpt_path)
-            if labels is None:
-                labeller = stages[n - 1]
-                distributed.on_rank0(lambda: label_unlabelled(labeller, stage.ckpt_path, meta), rank,
-                                     group_size, "pseudo-labelling")
-                labels = self_training.pseudo_labels(stage.ckpt_path)
-        print(f"============== Self-training: {titles[n]} ==============", flush=True)
-        train_model(stage, meta, rank, group_size, resume=resume and has_run(stage.ckpt_path),
-                    pseudo_labels=labels)
-        if rank == 0 and not last:
-            self_training.mark_stage_finished(stage.ckpt_path)
-
-
-def label_unlabelled(labeller, destination, meta):
-    """Pseudo-labels from the labeller's best checkpoint (with the n-gram model's), for the model
-    trained in `destination`."""
-    _, network = checkpoint.load_network(labeller, os.path.join(labeller.ckpt_path, checkpoint.BEST),
+def label_unlabelled(teacher, meta):
+    """Pseudo-labels from the teacher's best checkpoint, written beside the final model."""
+    _, network = checkpoint.load_network(teacher, os.path.join(teacher.ckpt_path, checkpoint.BEST),
                                          meta["vocab_size"], meta["embed_dim"])
-    os.makedirs(destination, exist_ok=True)
-    self_training.write_pseudo_labels(network, labeller, destination)
+    self_training.write_pseudo_labels(network, teacher, os.path.dirname(teacher.ckpt_path))
 
 
 def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):

@@ -18,21 +18,19 @@ import numpy as np
 from src import dataset, errors, inference, ngram, scoring
 
 TEACHER_FOLDER = "teacher"
-ROUND_FOLDER = "round"  # round<n>/: the student of an earlier round, the labeller of the next
 PSEUDO_FILE = "pseudo_labels.mindrecord"
 SUMMARY_FILE = "pseudo_labels.json"  # written last: the pseudo-labels are complete
 FINISHED_FILE = "finished.txt"
 
 
-def mark_stage_finished(folder):
-    """Written when the training of a labeller (the teacher, an earlier round's student) ends, so
-    --resume goes on to the labelling."""
-    with open(os.path.join(folder, FINISHED_FILE), "w", encoding="utf-8") as file:
-        file.write("this model's training finished; its lstm_best.ckpt labels the unlabelled reviews\n")
+def mark_teacher_finished(teacher_path):
+    """Written when the teacher's training ends, so --resume goes on to the labelling."""
+    with open(os.path.join(teacher_path, FINISHED_FILE), "w", encoding="utf-8") as file:
+        file.write("the teacher's training finished; lstm_best.ckpt labels the unlabelled reviews\n")
 
 
-def stage_finished(folder):
-    return os.path.isfile(os.path.join(folder, FINISHED_FILE))
+def teacher_finished(teacher_path):
+    return os.path.isfile(os.path.join(teacher_path, FINISHED_FILE))
 
 
 def pseudo_labels(ckpt_path):
@@ -89,4 +87,4 @@ def write_pseudo_labels(network, config, ckpt_path):
     with open(os.path.join(ckpt_path, SUMMARY_FILE), "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2)
     print(f"Self-training: {len(chosen)} of {len(features)} unlabelled reviews labelled "
-          f"({summary['positive']:.1%} positive) for the model trained in {ckpt_path}", flush=True)
+          f"({summary['positive']:.1%} positive) for the final model", flush=True)

@@ -142,7 +142,7 @@ def ok(result):
 
 
 UNLABELLED = 40  # unlabelled reviews of the shared run's corpus
-SELF_TRAINING = ["--num_epochs=2", "--early_round_epochs=1", *TINY_TRAINING, "--pseudo_label_ratio=0.5"]
+SELF_TRAINING = ["--num_epochs=2", *TINY_TRAINING, "--pseudo_label_ratio=0.5"]
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Self-training (src/self_training.py): teacher -> pseudo-labels -> round 1's student ->
-pseudo-labels -> final model, on the shared tiny run (tiny_run: a corpus with unlabelled reviews)."""
+"""Self-training (src/self_training.py): teacher -> pseudo-labels -> final model, on the shared
+tiny run (tiny_run: a corpus with unlabelled reviews)."""
 import json
 import os
 import re
@@ -31,27 +31,12 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert max(per_class) == UNLABELLED // 4 >= min(per_class)  # half the reviews, at most half per class
     assert len({row["id"] for row in rows}) == count  # each unlabelled review at most once
     assert all(len(row["feature"]) == row["length"] > 0 for row in rows)  # no padding stored
-    # Round 1's student and the final model saw the pseudo-labelled reviews: more steps per epoch
-    # than the teacher.
+    # The final model saw the pseudo-labelled reviews: more steps per epoch than the teacher.
     steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps", tiny_run.output)]
-    assert len(steps) == 3 and steps[2] == steps[1] > steps[0], steps
+    assert len(steps) == 2 and steps[1] > steps[0], steps
     summary = json.loads((tiny_run.ckpt / self_training.SUMMARY_FILE).read_text())
     assert summary["unlabelled"] == UNLABELLED and summary["count"] == count
     assert summary["ngram"] is True and "n-gram logistic regression trained on" in tiny_run.output
-
-
-def test_round_1s_student_trains_early_round_epochs_and_labels_for_the_final_model(tiny_run):
-    """The default two rounds: the teacher labels for round 1's student (round1/), which trains
-    early_round_epochs epochs (1 in SELF_TRAINING) and then labels for the final model."""
-    round1 = tiny_run.ckpt / f"{self_training.ROUND_FOLDER}1"
-    assert self_training.stage_finished(str(round1)) and (round1 / "lstm_best.ckpt").is_file()
-    assert [row["epoch"] for row in json.loads((round1 / "history.json").read_text())] == [1]
-    assert self_training.pseudo_labels(str(round1)) is not None  # the teacher's labels
-    output = tiny_run.output
-    order = [output.index(f"Self-training: {model}") for model in ("the first model (teacher)", "round 1's model",
-                                                                    "the final model")]
-    assert order == sorted(order)
-    assert output.count("unlabelled reviews labelled") == 2
 
 
 def undecided_logits(network, pooling, id_arrays, batch_size):
@@ -75,13 +60,13 @@ def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monk
 
 def test_a_run_stopped_while_labelling_resumes_with_the_labelling(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
-    for name in os.listdir(run.ckpt):  # as if stopped after round 1, before the labels were complete
+    for name in os.listdir(run.ckpt):  # as if stopped after the teacher, before the labels were complete
         if name.startswith(("pseudo_labels", "lstm", "history")):
             os.remove(run.ckpt / name)
     teacher_alone = "--pseudo_label_ngram=False"
     result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True",
                            teacher_alone, cwd=run.work))
-    assert "the first model (teacher)" not in result.stdout and "round 1's model" not in result.stdout
+    assert "the first model (teacher)" not in result.stdout
     assert f"of {UNLABELLED} unlabelled reviews labelled" in result.stdout
     assert (run.ckpt / "lstm_best.ckpt").is_file()
     assert "n-gram" not in result.stdout
