@@ -7,8 +7,10 @@ and SIGTERM end the run with one line saying what was kept (set_interrupt_note) 
 130 and 143; both unwind as exceptions, so `finally` blocks and atexit handlers (the run's lock)
 run.
 """
+import os
 import signal
 import sys
+import threading
 
 
 class UserError(Exception):
@@ -38,6 +40,21 @@ def _raise_terminated(signal_number, frame):
     raise Terminated()
 
 
+_SIGNAL_OF = {Terminated: signal.SIGTERM, KeyboardInterrupt: signal.SIGINT}
+
+
+def _deliver_again(unraisable, default_hook=sys.unraisablehook):
+    """A signal that lands while Python runs a __del__ or a weakref callback (MindSpore's tensors
+    run many) raises there, where Python prints the exception and ignores it: the run went on
+    training after a SIGTERM. The signal is sent again from another thread: its handler then runs
+    in the main thread once this hook has returned (sent from here, it would raise in the hook)."""
+    signal_number = _SIGNAL_OF.get(unraisable.exc_type)
+    if signal_number is None:
+        default_hook(unraisable)
+    else:
+        threading.Timer(0.01, os.kill, (os.getpid(), signal_number)).start()
+
+
 def _report_interrupt(signal_name, exit_code):
     try:
         note = _interrupt_note() if _interrupt_note else ""
@@ -52,6 +69,8 @@ def run_main(main_function, *args, **kwargs):
         signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread (a test calling main()): keep the default
         pass
+    else:
+        sys.unraisablehook = _deliver_again
     try:
         return main_function(*args, **kwargs)
     except UserError as error:

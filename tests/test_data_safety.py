@@ -416,6 +416,21 @@ def test_sigterm_and_ctrl_c_unwind_so_the_lock_is_released(tmp_path):
         assert not (tmp_path / lock.LOCK_FILE).exists()
 
 
+def test_a_signal_landing_in_a_destructor_still_ends_the_run(tmp_path):
+    # Python ignores an exception raised in __del__ or a weakref callback; a SIGTERM or Ctrl-C that
+    # lands there must still stop the run (it went on training once).
+    code = ("import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); from src import errors\n"
+            "class Dies:\n    def __del__(self):\n"
+            "        os.kill(os.getpid(), getattr(signal, sys.argv[2]))\n        time.sleep(0.2)\n"
+            "def main():\n    Dies()\n    time.sleep(5)\n    print('still running')\n"
+            "errors.run_main(main)")
+    for name, code_expected in (("SIGTERM", 143), ("SIGINT", 130)):
+        result = run_python(code, ROOT, name, timeout=60)
+        assert result.returncode == code_expected, result.stderr
+        assert "still running" not in result.stdout
+        assert result.stderr.splitlines()[-1].startswith(f"error: interrupted by ")
+
+
 # ---- 8. predict.py: one answer per input line, printing never fails
 
 
