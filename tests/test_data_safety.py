@@ -428,7 +428,7 @@ def test_a_signal_landing_in_a_destructor_still_ends_the_run(tmp_path):
         result = run_python(code, ROOT, name, timeout=60)
         assert result.returncode == code_expected, result.stderr
         assert "still running" not in result.stdout
-        assert result.stderr.splitlines()[-1].startswith(f"error: interrupted by ")
+        assert result.stderr.splitlines()[-1].startswith("error: interrupted by ")
 
 
 # ---- 8. predict.py: one answer per input line, printing never fails
