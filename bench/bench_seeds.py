@@ -55,7 +55,8 @@ def one_seed(seed, options, work):
     ckpt = os.path.join(work, "train", "ckpt_lstm")
     stages = {"preprocess s": float(found.group(1)) if found else 0.0,
               "teacher epochs s": epoch_seconds(os.path.join(ckpt, "teacher")),
-              "final model epochs s": epoch_seconds(ckpt)}
+              "final model epochs s": epoch_seconds(ckpt),
+              "whole-review epochs s": epoch_seconds(os.path.join(ckpt, "whole_reviews"))}
     if total is not None:
         stages["rest s"] = total - sum(stages.values())
         stages["run s"] = total

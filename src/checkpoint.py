@@ -10,6 +10,7 @@ import glob
 import json
 import os
 import re
+import shutil
 
 import mindspore as ms
 
@@ -17,6 +18,7 @@ from src import errors, lstm
 
 PREFIX = "lstm"
 BEST = "lstm_best.ckpt"
+FINISHED = "finished.txt"  # written when a model's training ends (all epochs, or early stopping)
 # The architecture keys a checkpoint records, under the entry name checkpoints have always used.
 ARCHITECTURE = ("num_hiddens", "num_layers", "bidirectional", "num_classes", "pooling")
 ARCHITECTURE_ENTRY = "model_settings"
@@ -44,6 +46,29 @@ def save(network, path, extra=None):
         reason = getattr(error, "strerror", None) or error
         raise errors.UserError(f"cannot write checkpoint {path}: {reason}; pass a --ckpt_path in a writable "
                                "folder with free space") from None
+
+
+def copy(source, destination):
+    """Copies a checkpoint file under a temporary name and renames it, as `save` writes."""
+    temporary = _temporary_names(destination)[0]
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, destination)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise errors.UserError(f"cannot write checkpoint {destination}: {error.strerror}; pass a --ckpt_path "
+                               "in a writable folder with free space") from None
+
+
+def mark_finished(directory):
+    """Records that the training in `directory` ended, so --resume goes on to the next stage."""
+    with open(os.path.join(directory, FINISHED), "w", encoding="utf-8") as file:
+        file.write("this model's training finished; lstm_best.ckpt is its pick\n")
+
+
+def finished(directory):
+    return os.path.isfile(os.path.join(directory, FINISHED))
 
 
 def remove_temporary_files(directory):
@@ -91,6 +116,12 @@ def read(path):
         detail = "" if first_line.startswith("Failed to read") else f" ({first_line})"
         raise errors.UserError(f"checkpoint {path} is truncated, damaged or not a MindSpore checkpoint"
                                f"{detail}; pass a .ckpt written by train.py") from None
+
+
+def valid_accuracy(path):
+    """The validation accuracy recorded in checkpoint `path` (lstm_best.ckpt), or None without one."""
+    value = read(path).get("valid_acc")
+    return None if value is None else float(value.asnumpy())
 
 
 def architecture_entry(config):

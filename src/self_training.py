@@ -20,17 +20,6 @@ from src import dataset, errors, inference, ngram, scoring
 TEACHER_FOLDER = "teacher"
 PSEUDO_FILE = "pseudo_labels.mindrecord"
 SUMMARY_FILE = "pseudo_labels.json"  # written last: the pseudo-labels are complete
-FINISHED_FILE = "finished.txt"
-
-
-def mark_teacher_finished(teacher_path):
-    """Written when the teacher's training ends, so --resume goes on to the labelling."""
-    with open(os.path.join(teacher_path, FINISHED_FILE), "w", encoding="utf-8") as file:
-        file.write("the teacher's training finished; lstm_best.ckpt labels the unlabelled reviews\n")
-
-
-def teacher_finished(teacher_path):
-    return os.path.isfile(os.path.join(teacher_path, FINISHED_FILE))
 
 
 def pseudo_labels(ckpt_path):

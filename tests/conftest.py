@@ -77,7 +77,8 @@ def make_glove(path, dim=8, header=False, words=None, seed=0):
 
 # Options for a model that trains in seconds on the tiny corpus (later --key=value ones override).
 TINY_TRAINING = ["--embed_size=8", "--num_hiddens=8", "--max_len=40", "--batch_size=8", "--bucket_width=0",
-                 "--optimizer=adam", "--learning_rate=0.01", "--pooling=max_mean", "--pseudo_label_ratio=0"]
+                 "--optimizer=adam", "--learning_rate=0.01", "--pooling=max_mean", "--pseudo_label_ratio=0",
+                 "--whole_review_epochs=0"]
 
 
 def make_workspace(root):
@@ -142,7 +143,7 @@ def ok(result):
 
 
 UNLABELLED = 40  # unlabelled reviews of the shared run's corpus
-SELF_TRAINING = ["--num_epochs=2", *TINY_TRAINING, "--pseudo_label_ratio=0.5"]
+SELF_TRAINING = ["--num_epochs=2", *TINY_TRAINING, "--pseudo_label_ratio=0.5", "--whole_review_epochs=1"]
 
 
 @pytest.fixture(scope="session")

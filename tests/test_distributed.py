@@ -51,8 +51,8 @@ EPOCHS = 4
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
-    """One msrun job of two workers with self-training: a teacher, the labelling on rank 0, the
-    final model on both ranks."""
+    """One msrun job of two workers with the default's stages: a teacher, the labelling on rank 0,
+    the final model and its whole-review epoch on both ranks."""
     work = tmp_path_factory.mktemp("msrun")
     corpus = make_corpus(str(work), per_class=(48, 8), unsup=40)
     os.makedirs(work / "glove")
@@ -80,10 +80,11 @@ def steps_per_epoch(log):
 
 def test_both_ranks_finish_the_same_steps_on_different_data(two_workers):
     _, logs, seconds = two_workers
-    assert all(log.count("Training Success") == 2 for log in logs)  # teacher and final model
+    # teacher, final model, whole-review epoch
+    assert all(log.count("Training Success") == 3 for log in logs)
     assert steps_per_epoch(logs[0]) == steps_per_epoch(logs[1])
     rank0, rank1 = epoch_losses(logs[0]), epoch_losses(logs[1])
-    assert len(rank0) == len(rank1) == 2 * EPOCHS
+    assert len(rank0) == len(rank1) == 2 * EPOCHS + 1
     assert rank0[0] != rank1[0]  # each rank trains on its own shard
     teacher = rank0[:EPOCHS]
     assert np.mean(teacher[-2:]) < teacher[0] - 0.05, teacher
@@ -105,12 +106,13 @@ def test_only_rank_0_preprocesses_labels_and_writes(two_workers):
     assert "Starting Data Pre-processing" in logs[0]
     assert "Starting Data Pre-processing" not in logs[1]
     assert "of 40 unlabelled reviews labelled" in logs[0] and "unlabelled reviews labelled" not in logs[1]
-    teacher_steps, final_steps = steps_per_epoch(logs[0])
+    teacher_steps, final_steps, _ = steps_per_epoch(logs[0])
     assert final_steps > teacher_steps  # both ranks train on the labels: 48*2 + 20 reviews
     folder = work / "train_parallel" / "ckpt_lstm"
     names = {name for name in os.listdir(folder) if not name.startswith(".")}
     assert {"history.json", "history.csv", "history.png", "lstm_best.ckpt", f"lstm-{EPOCHS}_{final_steps}.ckpt",
-            "teacher"} <= names
+            "teacher", "whole_reviews"} <= names
+    assert "after the whole reviews" in logs[0] and "after the whole reviews" not in logs[1]
     assert sorted(name for name in os.listdir(work) if name.startswith("preprocess")) == ["preprocess"]
 
 

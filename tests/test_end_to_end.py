@@ -14,15 +14,18 @@ def steps_per_epoch(output):
 
 def test_training_writes_checkpoints_history_and_log(tiny_run):
     names = sorted(os.listdir(tiny_run.ckpt))
-    final_steps = steps_per_epoch(tiny_run.output)[-1]
-    assert {"history.csv", "history.json", "history.png", "lstm_best.ckpt", "teacher"} <= set(names)
+    teacher_steps, final_steps, whole_review_steps = steps_per_epoch(tiny_run.output)
+    assert {"history.csv", "history.json", "history.png", "lstm_best.ckpt", "teacher", "whole_reviews"} <= set(names)
     assert [name for name in names if name.startswith("lstm-")] == [f"lstm-2_{final_steps}.ckpt"]
-    for folder in (tiny_run.ckpt, tiny_run.ckpt / "teacher"):
+    assert teacher_steps == whole_review_steps  # both train on the labelled reviews alone
+    for folder, epochs in ((tiny_run.ckpt, [1, 2]), (tiny_run.ckpt / "teacher", [1, 2]),
+                           (tiny_run.ckpt / "whole_reviews", [1])):
         history = json.loads((folder / "history.json").read_text())
-        assert [row["epoch"] for row in history] == [1, 2]
+        assert [row["epoch"] for row in history] == epochs
         assert all({"loss", "valid_acc", "lr", "seconds", "samples_per_second"} <= set(row) for row in history)
     assert "epoch: 1 step: " in tiny_run.output and "samples/s" in tiny_run.output
-    assert (tiny_run.work / "train" / "log.txt").read_text().count("Training Success") == 2  # teacher, final
+    # teacher, final model, the whole-review epoch
+    assert (tiny_run.work / "train" / "log.txt").read_text().count("Training Success") == 3
     assert (tiny_run.preprocess / "vocab.txt").is_file()
 
 

@@ -3,6 +3,7 @@ tiny run (tiny_run: a corpus with unlabelled reviews)."""
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def test_the_teacher_labels_the_most_confident_half_and_the_final_model_trains_o
     assert all(len(row["feature"]) == row["length"] > 0 for row in rows)  # no padding stored
     # The final model saw the pseudo-labelled reviews: more steps per epoch than the teacher.
     steps = [int(n) for n in re.findall(r"Starting Training \((\d+) steps", tiny_run.output)]
-    assert len(steps) == 2 and steps[1] > steps[0], steps
+    assert len(steps) == 3 and steps[1] > steps[0], steps  # teacher, final model, whole reviews
     summary = json.loads((tiny_run.ckpt / self_training.SUMMARY_FILE).read_text())
     assert summary["unlabelled"] == UNLABELLED and summary["count"] == count
     assert summary["ngram"] is True and "n-gram logistic regression trained on" in tiny_run.output
@@ -61,8 +62,9 @@ def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monk
 def test_a_run_stopped_while_labelling_resumes_with_the_labelling(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     for name in os.listdir(run.ckpt):  # as if stopped after the teacher, before the labels were complete
-        if name.startswith(("pseudo_labels", "lstm", "history")):
+        if name.startswith(("pseudo_labels", "lstm", "history", "finished")):
             os.remove(run.ckpt / name)
+    shutil.rmtree(run.ckpt / "whole_reviews")
     teacher_alone = "--pseudo_label_ngram=False"
     result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True",
                            teacher_alone, cwd=run.work))
