@@ -151,43 +151,6 @@ def main():
     modelarts.sync_outputs(config)
 
 
-def whole_review_stage(config):
-    """The last stage's settings: lstm_best.ckpt trained on the whole labelled reviews.
-    The models before it train on random crop_len windows (fast, and a new view of each review
-    every epoch) but are scored on whole reviews, whose label the windows only sample; an epoch
-    on the whole reviews at a low rate fits the model to what it will read (docs/results.md,
-    session 18: +0.36 point on validation, +0.31 on test, mean of three seeds)."""
-    return EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, WHOLE_REVIEWS_FOLDER),
-                     "pre_trained": os.path.join(config.ckpt_path, checkpoint.BEST),
-                     "crop_len": 0, "num_epochs": config.whole_review_epochs,
-                     "learning_rate": config.whole_review_lr, "dynamic_lr": False,
-                     "average_from_epoch": 0, "patience": 0})
-
-
-def train_on_whole_reviews(config, stage, meta, rank, group_size):
-    """Trains the whole-review stage (resuming it if started) unless it is done; its best becomes
-    lstm_best.ckpt if it validates higher than the model it started from."""
-    # patience 0: the stage always runs all its epochs, and checkpoints the last one.
-    if checkpoint.last_epoch(stage.ckpt_path) < stage.num_epochs:
-        print(f"============== The whole labelled reviews: {stage.num_epochs} epoch(s) from "
-              f"{stage.pre_trained} ==============", flush=True)
-        train_model(stage, meta, rank, group_size, resume=has_run(stage.ckpt_path))
-    if rank != 0:
-        return
-    best, candidate = os.path.join(config.ckpt_path, checkpoint.BEST), os.path.join(stage.ckpt_path, checkpoint.BEST)
-    before, after = checkpoint.valid_accuracy(best), checkpoint.valid_accuracy(candidate)
-    if before is None or after is None:  # no validation split: the latest model is the one to use
-        checkpoint.copy(candidate, best)
-        print(f"{best} is now the whole-review stage's last epoch", flush=True)
-    elif after > before:
-        checkpoint.copy(candidate, best)
-        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
-              "is now the whole-review stage's model", flush=True)
-    else:
-        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
-              "stays the model before them", flush=True)
-
-
 def label_unlabelled(teacher, meta):
     """Pseudo-labels from the teacher's best checkpoint, written beside the final model."""
     _, network = checkpoint.load_network(teacher, os.path.join(teacher.ckpt_path, checkpoint.BEST),
@@ -257,6 +220,47 @@ def train_model(config, meta, rank, group_size, resume, pseudo_labels=None):
         profiler.analyse()
         print(f"Profile written to {os.path.join(config.ckpt_path, 'profiler')}")
     print("============== Training Success ==============")
+
+
+def whole_review_stage(config):
+    """The last stage's settings: lstm_best.ckpt trained on the whole labelled reviews.
+    The models before it train on random crop_len windows (fast, and a new view of each review
+    every epoch) but are scored on whole reviews, whose label the windows only sample; an epoch
+    on the whole reviews at a low rate fits the model to what it will read (docs/results.md,
+    session 18: +0.36 point on validation, +0.31 on test, mean of three seeds)."""
+    return EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, WHOLE_REVIEWS_FOLDER),
+                     "pre_trained": os.path.join(config.ckpt_path, checkpoint.BEST),
+                     "crop_len": 0, "num_epochs": config.whole_review_epochs,
+                     "learning_rate": config.whole_review_lr, "dynamic_lr": False,
+                     "average_from_epoch": 0, "patience": 0})
+
+
+def train_on_whole_reviews(config, stage, meta, rank, group_size):
+    """Trains the whole-review stage (resuming it if started) unless it is done; its best becomes
+    lstm_best.ckpt if it validates higher than the model it started from."""
+    # patience 0: the stage always runs all its epochs, and checkpoints the last one.
+    if checkpoint.last_epoch(stage.ckpt_path) < stage.num_epochs:
+        print(f"============== The whole labelled reviews: {stage.num_epochs} epoch(s) from "
+              f"{stage.pre_trained} ==============", flush=True)
+        train_model(stage, meta, rank, group_size, resume=has_run(stage.ckpt_path))
+    if rank == 0:
+        keep_the_better(os.path.join(config.ckpt_path, checkpoint.BEST), os.path.join(stage.ckpt_path, checkpoint.BEST))
+
+
+def keep_the_better(best, candidate):
+    """`best` (lstm_best.ckpt) becomes a copy of `candidate` if that validates higher, or if there
+    is no validation split (the later model is then the one to use)."""
+    before, after = checkpoint.valid_accuracy(best), checkpoint.valid_accuracy(candidate)
+    if before is None or after is None:
+        checkpoint.copy(candidate, best)
+        print(f"{best} is now the whole-review stage's last epoch", flush=True)
+    elif after > before:
+        checkpoint.copy(candidate, best)
+        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
+              "is now the whole-review stage's model", flush=True)
+    else:
+        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
+              "stays the model before them", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,15 @@ def test_variant_file_inherits_from_its_base():
     assert config.num_layers == 2 and config.device_target == "Ascend"
 
 
+@pytest.mark.parametrize("name", ["config_reference.yaml", "config_ascend.yaml", "config_ascend_8p.yaml"])
+def test_the_reference_recipe_trains_one_model_on_padded_reviews(name):
+    """No self-training and no whole-review stage: the reference's single model."""
+    config = config_module.load_config([f"--config_path={ROOT}/{name}"])
+    assert config.pseudo_label_ratio == 0 and config.whole_review_epochs == 0 and config.crop_len == 0
+    default = config_module.load_config([])
+    assert default.whole_review_epochs == 1 and default.pseudo_label_ratio > 0 and default.crop_len > 0
+
+
 def test_string_booleans_in_yaml_become_booleans(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("preprocess: 'false'\ndistribute: \"true\"\n")

@@ -3,8 +3,9 @@ run_eval_cpu.sh -> metrics JSON, run from a folder other than the project, as a 
 import json
 import os
 import re
+import shutil
 
-from conftest import TINY_TRAINING, copy_run, ok, run_script
+from conftest import SELF_TRAINING, TINY_TRAINING, copy_run, ok, run_script
 
 
 def steps_per_epoch(output):
@@ -49,6 +50,23 @@ def test_resume_continues_the_final_model_from_its_last_checkpoint(tiny_run, tmp
     assert (teacher_best.stat().st_mtime_ns, labels.stat().st_mtime_ns) == before  # finished stages stay
     history = json.loads((run.ckpt / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
+
+
+def test_resume_goes_on_to_the_whole_reviews_and_then_has_nothing_left(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    shutil.rmtree(run.ckpt / "whole_reviews")  # as if stopped after the final model
+    final_checkpoint = run.ckpt / f"lstm-2_{steps_per_epoch(tiny_run.output)[1]}.ckpt"
+    before = final_checkpoint.stat().st_mtime_ns
+    result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True", cwd=run.work))
+    assert "finished training; going on to the whole reviews" in result.stdout
+    assert len(steps_per_epoch(result.stdout)) == 1 and "the final model" not in result.stdout
+    assert final_checkpoint.stat().st_mtime_ns == before
+    assert len(json.loads((run.ckpt / "whole_reviews" / "history.json").read_text())) == 1
+    assert "after the whole reviews" in result.stdout
+    # Everything is done: a second --resume trains nothing and leaves lstm_best.ckpt as it is.
+    best = run.best.read_bytes()
+    result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True", cwd=run.work))
+    assert steps_per_epoch(result.stdout) == [] and run.best.read_bytes() == best
 
 
 def test_scripts_print_usage_on_wrong_arguments(tmp_path):

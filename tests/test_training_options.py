@@ -179,3 +179,23 @@ def test_many_length_buckets_train_one_dynamic_shape_graph(tiny_preprocessed, tm
     assert [list(tensor.shape) for tensor in train_step_inputs(*many)] == [[-1, -1], [-1]]
     history = train_in_process(tiny_preprocessed / "preprocess", tmp_path, "--num_epochs=1", *many)
     assert len(history) == 1 and np.isfinite(history[0]["loss"])
+
+
+@pytest.mark.parametrize("before, after, replaced", [(0.8, 0.9, True), (0.9, 0.9, False), (0.9, 0.8, False),
+                                                     (None, None, True)])
+def test_the_whole_review_model_replaces_lstm_best_only_if_it_validates_higher(tmp_path, before, after, replaced):
+    import mindspore as ms
+    import train
+    from src import checkpoint
+
+    def write(path, weight, valid_acc):
+        network = ms.nn.Dense(2, 1, weight_init=weight)
+        checkpoint.save(network, str(path), {} if valid_acc is None else {"valid_acc": valid_acc})
+
+    best, candidate = tmp_path / "lstm_best.ckpt", tmp_path / "whole_reviews.ckpt"
+    write(best, "zeros", before)
+    write(candidate, "ones", after)
+    train.keep_the_better(str(best), str(candidate))
+    assert (best.read_bytes() == candidate.read_bytes()) is replaced
+    assert checkpoint.valid_accuracy(str(best)) == pytest.approx(after if replaced else before)
+    assert sorted(os.listdir(tmp_path)) == ["lstm_best.ckpt", "whole_reviews.ckpt"]  # no temporary file left
