@@ -27,6 +27,7 @@ from src import lock as lock_module, lr_schedule, lstm, modelarts, self_training
 
 MAX_STATIC_SHAPES = 8  # training batch shapes compiled one static graph each (the default has 4)
 WHOLE_REVIEWS_FOLDER = "whole_reviews"
+WHOLE_REVIEWS_START = "start.ckpt"  # the model the whole-review stage starts from
 
 
 def learning_rates(config, steps_per_epoch):
@@ -228,8 +229,8 @@ def whole_review_stage(config):
     every epoch) but are scored on whole reviews, whose label the windows only sample; an epoch
     on the whole reviews at a low rate fits the model to what it will read (docs/results.md,
     session 18: +0.36 point on validation, +0.31 on test, mean of three seeds)."""
-    return EasyDict({**config, "ckpt_path": os.path.join(config.ckpt_path, WHOLE_REVIEWS_FOLDER),
-                     "pre_trained": os.path.join(config.ckpt_path, checkpoint.BEST),
+    folder = os.path.join(config.ckpt_path, WHOLE_REVIEWS_FOLDER)
+    return EasyDict({**config, "ckpt_path": folder, "pre_trained": os.path.join(folder, WHOLE_REVIEWS_START),
                      "crop_len": 0, "num_epochs": config.whole_review_epochs,
                      "learning_rate": config.whole_review_lr, "dynamic_lr": False,
                      "average_from_epoch": 0, "patience": 0})
@@ -238,13 +239,20 @@ def whole_review_stage(config):
 def train_on_whole_reviews(config, stage, meta, rank, group_size):
     """Trains the whole-review stage (resuming it if started) unless it is done; its best becomes
     lstm_best.ckpt if it validates higher than the model it started from."""
+    best = os.path.join(config.ckpt_path, checkpoint.BEST)
     # patience 0: the stage always runs all its epochs, and checkpoints the last one.
     if checkpoint.last_epoch(stage.ckpt_path) < stage.num_epochs:
-        print(f"============== The whole labelled reviews: {stage.num_epochs} epoch(s) from "
-              f"{stage.pre_trained} ==============", flush=True)
+        if not has_run(stage.ckpt_path):
+            # A copy to start from that stays when lstm_best.ckpt is replaced: the model before
+            # the stage is not lost, and every rank reads the same file.
+            os.makedirs(stage.ckpt_path, exist_ok=True)
+            distributed.on_rank0(lambda: checkpoint.copy(best, stage.pre_trained), rank, group_size,
+                                 "copying lstm_best.ckpt")
+        print(f"============== The whole labelled reviews: {stage.num_epochs} epoch(s) from {best} "
+              f"(kept as {stage.pre_trained}) ==============", flush=True)
         train_model(stage, meta, rank, group_size, resume=has_run(stage.ckpt_path))
     if rank == 0:
-        keep_the_better(os.path.join(config.ckpt_path, checkpoint.BEST), os.path.join(stage.ckpt_path, checkpoint.BEST))
+        keep_the_better(best, os.path.join(stage.ckpt_path, checkpoint.BEST))
 
 
 def keep_the_better(best, candidate):

@@ -6,6 +6,7 @@ import re
 import shutil
 
 from conftest import SELF_TRAINING, TINY_TRAINING, copy_run, ok, run_script
+from src import checkpoint
 
 
 def steps_per_epoch(output):
@@ -25,6 +26,10 @@ def test_training_writes_checkpoints_history_and_log(tiny_run):
         assert [row["epoch"] for row in history] == epochs
         assert all({"loss", "valid_acc", "lr", "seconds", "samples_per_second"} <= set(row) for row in history)
     assert "epoch: 1 step: " in tiny_run.output and "samples/s" in tiny_run.output
+    # lstm_best.ckpt is the better on validation of the model before the whole reviews and after.
+    start, after = tiny_run.ckpt / "whole_reviews" / "start.ckpt", tiny_run.ckpt / "whole_reviews" / "lstm_best.ckpt"
+    better = after if checkpoint.valid_accuracy(str(after)) > checkpoint.valid_accuracy(str(start)) else start
+    assert tiny_run.best.read_bytes() == better.read_bytes()
     # teacher, final model, the whole-review epoch
     assert (tiny_run.work / "train" / "log.txt").read_text().count("Training Success") == 3
     assert (tiny_run.preprocess / "vocab.txt").is_file()
@@ -56,12 +61,13 @@ def test_resume_goes_on_to_the_whole_reviews_and_then_has_nothing_left(tiny_run,
     run = copy_run(tiny_run, tmp_path)
     shutil.rmtree(run.ckpt / "whole_reviews")  # as if stopped after the final model
     final_checkpoint = run.ckpt / f"lstm-2_{steps_per_epoch(tiny_run.output)[1]}.ckpt"
-    before = final_checkpoint.stat().st_mtime_ns
+    before, best_before = final_checkpoint.stat().st_mtime_ns, run.best.read_bytes()
     result = ok(run_script("run_train_cpu.sh", run.corpus, run.glove, *SELF_TRAINING, "--resume=True", cwd=run.work))
     assert "finished training; going on to the whole reviews" in result.stdout
     assert len(steps_per_epoch(result.stdout)) == 1 and "the final model" not in result.stdout
     assert final_checkpoint.stat().st_mtime_ns == before
     assert len(json.loads((run.ckpt / "whole_reviews" / "history.json").read_text())) == 1
+    assert (run.ckpt / "whole_reviews" / "start.ckpt").read_bytes() == best_before
     assert "after the whole reviews" in result.stdout
     # Everything is done: a second --resume trains nothing and leaves lstm_best.ckpt as it is.
     best = run.best.read_bytes()
