@@ -252,23 +252,24 @@ def train_on_whole_reviews(config, stage, meta, rank, group_size):
               f"(kept as {stage.pre_trained}) ==============", flush=True)
         train_model(stage, meta, rank, group_size, resume=has_run(stage.ckpt_path))
     if rank == 0:
-        keep_the_better(best, os.path.join(stage.ckpt_path, checkpoint.BEST))
+        keep_the_better(best, stage.pre_trained, os.path.join(stage.ckpt_path, checkpoint.BEST))
 
 
-def keep_the_better(best, candidate):
-    """`best` (lstm_best.ckpt) becomes a copy of `candidate` if that validates higher, or if there
-    is no validation split (the later model is then the one to use)."""
-    before, after = checkpoint.valid_accuracy(best), checkpoint.valid_accuracy(candidate)
+def keep_the_better(best, start, candidate):
+    """`best` (lstm_best.ckpt) becomes a copy of `candidate` if that validates higher than `start`
+    (the model the stage started from) or if there is no validation split (the later model is
+    then the one to use), else of `start`. Written only if it changes, so a finished run's
+    --resume leaves it as it is."""
+    before, after = checkpoint.valid_accuracy(start), checkpoint.valid_accuracy(candidate)
+    winner = candidate if before is None or after is None or after > before else start
+    with open(best, "rb") as kept, open(winner, "rb") as chosen:
+        if kept.read() != chosen.read():
+            checkpoint.copy(winner, best)
     if before is None or after is None:
-        checkpoint.copy(candidate, best)
-        print(f"{best} is now the whole-review stage's last epoch", flush=True)
-    elif after > before:
-        checkpoint.copy(candidate, best)
-        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
-              "is now the whole-review stage's model", flush=True)
+        print(f"{best} is the whole-review stage's last epoch", flush=True)
     else:
-        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} "
-              "stays the model before them", flush=True)
+        print(f"Validation accuracy {after:.4f} after the whole reviews, {before:.4f} before: {best} is "
+              + ("the whole-review stage's model" if winner == candidate else "the model before them"), flush=True)
 
 
 if __name__ == "__main__":

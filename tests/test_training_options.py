@@ -192,10 +192,13 @@ def test_the_whole_review_model_replaces_lstm_best_only_if_it_validates_higher(t
         network = ms.nn.Dense(2, 1, weight_init=weight)
         checkpoint.save(network, str(path), {} if valid_acc is None else {"valid_acc": valid_acc})
 
-    best, candidate = tmp_path / "lstm_best.ckpt", tmp_path / "whole_reviews.ckpt"
-    write(best, "zeros", before)
+    best, start, candidate = tmp_path / "lstm_best.ckpt", tmp_path / "start.ckpt", tmp_path / "whole_reviews.ckpt"
+    write(start, "zeros", before)
     write(candidate, "ones", after)
-    train.keep_the_better(str(best), str(candidate))
-    assert (best.read_bytes() == candidate.read_bytes()) is replaced
-    assert checkpoint.valid_accuracy(str(best)) == pytest.approx(after if replaced else before)
-    assert sorted(os.listdir(tmp_path)) == ["lstm_best.ckpt", "whole_reviews.ckpt"]  # no temporary file left
+    best.write_bytes(start.read_bytes())
+    train.keep_the_better(str(best), str(start), str(candidate))
+    assert best.read_bytes() == (candidate if replaced else start).read_bytes()
+    written = best.stat().st_mtime_ns
+    train.keep_the_better(str(best), str(start), str(candidate))  # a finished run's --resume
+    assert best.stat().st_mtime_ns == written
+    assert sorted(os.listdir(tmp_path)) == ["lstm_best.ckpt", "start.ckpt", "whole_reviews.ckpt"]  # no temporary file left
