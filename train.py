@@ -13,6 +13,7 @@ With whole_review_epochs > 0, lstm_best.ckpt then trains that many epochs more o
 labelled reviews into ckpt_path/whole_reviews/, and its best replaces lstm_best.ckpt if it
 validates higher.
 """
+import filecmp
 import os
 
 import numpy as np
@@ -262,9 +263,8 @@ def keep_the_better(best, start, candidate):
     --resume leaves it as it is."""
     before, after = checkpoint.valid_accuracy(start), checkpoint.valid_accuracy(candidate)
     winner = candidate if before is None or after is None or after > before else start
-    with open(best, "rb") as kept, open(winner, "rb") as chosen:
-        if kept.read() != chosen.read():
-            checkpoint.copy(winner, best)
+    if not filecmp.cmp(best, winner, shallow=False):
+        checkpoint.copy(winner, best)
     if before is None or after is None:
         print(f"{best} is the whole-review stage's last epoch", flush=True)
     else:
