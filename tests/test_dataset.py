@@ -135,6 +135,19 @@ def test_reader_batches_by_length_and_keeps_every_review(corpus, glove_dir, tmp_
     assert sum(shape[0] for shape in shapes) == 24 and {shape[1] for shape in shapes} == {12}
 
 
+def test_training_batches_are_padded_to_their_bucket_boundary(corpus, glove_dir, tmp_path):
+    """Each training shape compiles a static graph: a batch padded only to its longest review made
+    a new shape (and a compile, and its memory) for every length that came up."""
+    config = make_config(corpus, glove_dir, tmp_path / "pre", max_len=40)  # reviews of 8-35 tokens
+    dataset.prepare(config)
+    lengths = set()
+    for epoch_seed in (1, 2, 3):
+        data = dataset.create_dataset(config.preprocess_path, "train", 2, training=True, max_len=40,
+                                      bucket_width=8, seed=epoch_seed)
+        lengths |= {features.shape[1] for features, _ in data.create_tuple_iterator(output_numpy=True)}
+    assert len(lengths) > 1 and lengths <= {7, 15, 23, 31, 39, 40}  # boundaries 8, 16, ... 41 minus 1
+
+
 def test_random_window_crops_long_reviews_only_and_is_seeded():
     long, short = np.arange(100, dtype=np.int32), np.arange(5, dtype=np.int32)
     window = dataset.RandomWindow(10, seed=3)
