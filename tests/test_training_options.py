@@ -181,6 +181,28 @@ def test_many_length_buckets_train_one_dynamic_shape_graph(tiny_preprocessed, tm
     assert len(history) == 1 and np.isfinite(history[0]["loss"])
 
 
+def test_the_whole_review_stage_trains_static_graphs_of_its_windows():
+    """Static graphs train 1.9x faster than the dynamic-shape one: the stage reads reviews in
+    windows of whole_review_len tokens at most, padded to at most WHOLE_REVIEW_SHAPES lengths."""
+    import train
+    from src import config as config_module, dataset, lstm
+
+    def stage_of(*options):
+        return train.whole_review_stage(config_module.load_config(["--embed_size=8", "--num_hiddens=8", *options]))
+
+    def padded_lengths(stage):
+        longest = min(stage.max_len, stage.crop_len or stage.max_len)
+        if stage.bucket_width == 0:
+            return [longest]
+        return [limit - 1 for limit in dataset.bucket_boundaries(longest, stage.bucket_width)]
+
+    assert padded_lengths(stage_of()) == [127, 255, 383, 512]
+    assert padded_lengths(stage_of("--whole_review_len=0")) == [249, 499, 749, 1000]  # max_len 1000
+    assert padded_lengths(stage_of("--bucket_width=0")) == [512]
+    network = lstm.build_model(stage_of(), vocab_size=50, embed_dim=8)
+    assert train.build_train_step(stage_of(), network, steps_per_epoch=4)[0].get_inputs() is None
+
+
 @pytest.mark.parametrize("before, after, replaced", [(0.8, 0.9, True), (0.9, 0.9, False), (0.9, 0.8, False),
                                                      (None, None, True)])
 def test_the_whole_review_model_replaces_lstm_best_only_if_it_validates_higher(tmp_path, before, after, replaced):
