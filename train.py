@@ -248,7 +248,7 @@ def whole_review_bucket_width(config):
     """A bucket width that puts the stage's batches in WHOLE_REVIEW_SHAPES shapes at most."""
     if config.bucket_width <= 0:  # every batch padded to one length, as asked
         return 0
-    longest = min(config.max_len, config.whole_review_len or config.max_len)
+    longest = dataset.longest_training_length(config.max_len, config.whole_review_len)
     return max(config.bucket_width, -(-longest // WHOLE_REVIEW_SHAPES))
 
 

@@ -298,11 +298,16 @@ def bucket_boundaries(max_len, bucket_width):
     return list(range(bucket_width, max_len, bucket_width)) + [max_len + 1]
 
 
+def longest_training_length(max_len, crop_len=0):
+    """The longest a training review can be: its crop_len window, else max_len."""
+    return min(max_len, crop_len or max_len)
+
+
 def training_buckets(max_len, bucket_width, crop_len=0):
     """How many length buckets the training batches fall into (1 without buckets)."""
     if bucket_width <= 0:
         return 1
-    return len(bucket_boundaries(min(max_len, crop_len or max_len), bucket_width))
+    return len(bucket_boundaries(longest_training_length(max_len, crop_len), bucket_width))
 
 
 class RandomWindow:
@@ -345,7 +350,7 @@ def create_dataset(preprocess_path, split, batch_size, training, max_len, bucket
         # One worker keeps the window sequence reproducible for a given seed.
         data = data.map(RandomWindow(crop_len, seed), input_columns=["feature"],
                         num_parallel_workers=1)
-        max_len = min(max_len, crop_len)
+        max_len = longest_training_length(max_len, crop_len)
     if bucket_width > 0:
         boundaries = bucket_boundaries(max_len, bucket_width)
         # Training batches get one of a few fixed shapes (each bucket's upper length, full

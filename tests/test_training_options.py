@@ -191,7 +191,7 @@ def test_the_whole_review_stage_trains_static_graphs_of_its_windows():
         return train.whole_review_stage(config_module.load_config(["--embed_size=8", "--num_hiddens=8", *options]))
 
     def padded_lengths(stage):
-        longest = min(stage.max_len, stage.crop_len or stage.max_len)
+        longest = dataset.longest_training_length(stage.max_len, stage.crop_len)
         if stage.bucket_width == 0:
             return [longest]
         return [limit - 1 for limit in dataset.bucket_boundaries(longest, stage.bucket_width)]
