@@ -274,7 +274,7 @@ def train_on_whole_reviews(config, stage, meta, rank, group_size):
 def adopt_the_stage(best, start, stage_best):
     """`best` (lstm_best.ckpt) becomes a copy of the stage's best model, whatever the validation
     split says of it against `start` (the model before the stage): over nine paired runs the stage
-    moved validation by +0.24 point on the mean and lifted seven, but by less than one standard
+    moved validation by +0.24 point on the mean and lifted seven, mostly by less than one standard
     error of a paired difference on 1,992 reviews (about 0.3 point), so "keep the better" kept the
     model before it on noise (docs/results.md, sessions 18-21). Written only if it changes, so a
     finished run's --resume leaves it as it is."""
