@@ -2,7 +2,8 @@
 
 train.py first trains a model on the labelled reviews (the teacher, in <ckpt_path>/teacher/). Its
 best checkpoint labels every unlabelled review, together with a bag-of-n-grams model trained on
-the same labelled reviews (src/ngram.py; pseudo_label_ngram), by the mean of their probabilities;
+the same labelled reviews (src/ngram.py; pseudo_label_ngram) and then on the unlabelled ones as
+well (with_ngram_labeller), by the mean of their probabilities;
 the pseudo_label_ratio most confidently classified join the labelled reviews, and the final model
 (the student) is trained on both from a fresh start, with the same recipe and the same
 validation split (labelled reviews only). The teachers' mistakes are mostly among the reviews
@@ -46,6 +47,28 @@ def most_confident(probabilities, ratio):
     return chosen, (probabilities[chosen] > 0.5).astype(np.int32)
 
 
+def with_ngram_labeller(teacher_probabilities, train_features, train_labels, unlabelled_features,
+                        refit=True):
+    """The unlabelled reviews' positive-class probabilities: the mean of the teacher's and those of
+    an n-gram model (src/ngram.py) trained on the labelled reviews, then (`refit`) trained again
+    on the labelled plus the unlabelled reviews as that mean labels them (most_confident, ratio 1).
+    The refit teaches the n-gram model what the teacher knows of n-grams too rare in the labelled
+    reviews to read; it raised the labels' accuracy on validation by 0.3 point on the mean of six
+    seeds, for about 5 s (docs/results.md, session 25)."""
+    from scipy import sparse
+
+    featurize = ngram.featurizer(train_features)
+    train_matrix, unlabelled_matrix = featurize(train_features), featurize(unlabelled_features)
+    model = ngram.fit(train_matrix, train_labels)
+    probabilities = (teacher_probabilities + ngram.positive_probability(model, unlabelled_matrix)) / 2
+    if refit:
+        chosen, labels = most_confident(probabilities, 1.0)
+        model = ngram.fit(sparse.vstack([train_matrix, unlabelled_matrix[chosen]]),
+                          np.concatenate([np.asarray(train_labels), labels]))
+        probabilities = (teacher_probabilities + ngram.positive_probability(model, unlabelled_matrix)) / 2
+    return probabilities
+
+
 def write_pseudo_labels(network, config, ckpt_path):
     """Labels the unlabelled reviews with `network` and writes the chosen ones (with their token
     ids as preprocessed) to <ckpt_path>/pseudo_labels.mindrecord*, then pseudo_labels.json."""
@@ -62,11 +85,9 @@ def write_pseudo_labels(network, config, ckpt_path):
     if config.pseudo_label_ngram:
         started = time.time()
         train = dataset.read_split(config.preprocess_path, "train")
-        train_features, train_labels = train["feature"], train["label"]
-        ngram_model = ngram.fit(train_features, train_labels)
-        probabilities = (probabilities + ngram.positive_probability(ngram_model, features)) / 2
-        print(f"Self-training: n-gram logistic regression trained on {len(train_features)} reviews "
-              f"and averaged in ({time.time() - started:.0f} s)", flush=True)
+        probabilities = with_ngram_labeller(probabilities, train["feature"], train["label"], features)
+        print(f"Self-training: n-gram logistic regression trained on {len(train['feature'])} reviews, "
+              f"again with the unlabelled ones, and averaged in ({time.time() - started:.0f} s)", flush=True)
     chosen, labels = most_confident(probabilities, config.pseudo_label_ratio)
     rows = ({"id": int(ids[i]), "label": int(label), "feature": np.asarray(features[i], np.int32)}
             for i, label in zip(chosen, labels))

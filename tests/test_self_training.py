@@ -53,10 +53,35 @@ def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monk
     self_training.write_pseudo_labels(None, config, str(tmp_path))
     rows = read_rows(self_training.pseudo_labels(str(tmp_path))[0])
     train = dataset.read_split(config.preprocess_path, "train")
-    model = ngram.fit(train["feature"], train["label"])
-    expected = ngram.positive_probability(model, [row["feature"] for row in rows]) > 0.5
+    chosen = [row["feature"] for row in rows]
+    expected = self_training.with_ngram_labeller(np.full(len(chosen), 0.5), train["feature"], train["label"],
+                                                 chosen) > 0.5
     assert len(rows) > 0
     np.testing.assert_array_equal([row["label"] for row in rows], expected.astype(int))
+
+
+def test_the_ngram_refit_learns_from_the_unlabelled_reviews_what_the_teacher_knows():
+    # Token 7 is as often in positive as in negative labelled reviews, so the n-gram model fitted on
+    # them alone cannot read it; in the unlabelled reviews it comes with the positive token 5, which
+    # labels them. The refit on those labels must learn token 7, and the reviews that hold it
+    # without token 5 (from `seven_alone` on) turn positive; token 8 likewise turns negative.
+    rng = np.random.default_rng(0)
+    filler = lambda: list(rng.integers(10, 60, size=6))
+    train = [np.array(filler() + [5 if index % 2 else 6] + filler()) for index in range(400)]
+    train += [np.array(filler() + [word]) for word in (7, 7, 8, 8)]
+    labels = [index % 2 for index in range(400)] + [1, 0, 1, 0]
+    unlabelled = [np.array(filler() + [5, 7] + filler()) for _ in range(200)]
+    unlabelled += [np.array(filler() + [6, 8] + filler()) for _ in range(200)]
+    seven_alone = len(unlabelled)
+    unlabelled += [np.array(filler() + [7] + filler()) for _ in range(10)]
+    eight_alone = len(unlabelled)
+    unlabelled += [np.array(filler() + [8] + filler()) for _ in range(10)]
+    undecided_teacher = np.full(len(unlabelled), 0.5)
+    before = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled, refit=False)
+    after = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled)
+    # On the mean: a review refitted on with a wrong label can keep it (its own rare n-grams).
+    assert after[seven_alone:eight_alone].mean() > 0.6 > before[seven_alone:eight_alone].mean()
+    assert after[eight_alone:].mean() < 0.4 < before[eight_alone:].mean()
 
 
 def test_a_run_stopped_while_labelling_resumes_with_the_labelling(tiny_run, tmp_path):
