@@ -51,7 +51,8 @@ def with_ngram_labeller(teacher_probabilities, train_features, train_labels, unl
                         refit=True):
     """The unlabelled reviews' positive-class probabilities: the mean of the teacher's and those of
     an n-gram model (src/ngram.py) trained on the labelled reviews, then (`refit`) trained again
-    on the labelled plus the unlabelled reviews as that mean labels them (most_confident, ratio 1).
+    on the labelled plus the unlabelled reviews as that mean labels them (most_confident, ratio 1);
+    and that n-gram model, as a function from token id arrays to its probabilities.
     The refit teaches the n-gram model what the teacher knows of n-grams too rare in the labelled
     reviews to read; it raised the labels' accuracy on validation by 0.3 point on the mean of six
     seeds, for about 5 s (docs/results.md, session 25)."""
@@ -66,7 +67,7 @@ def with_ngram_labeller(teacher_probabilities, train_features, train_labels, unl
         model = ngram.fit(sparse.vstack([train_matrix, unlabelled_matrix[chosen]]),
                           np.concatenate([np.asarray(train_labels), labels]))
         probabilities = (teacher_probabilities + ngram.positive_probability(model, unlabelled_matrix)) / 2
-    return probabilities
+    return probabilities, lambda id_arrays: ngram.positive_probability(model, featurize(id_arrays))
 
 
 def write_pseudo_labels(network, config, ckpt_path):
@@ -85,7 +86,7 @@ def write_pseudo_labels(network, config, ckpt_path):
     if config.pseudo_label_ngram:
         started = time.time()
         train = dataset.read_split(config.preprocess_path, "train")
-        probabilities = with_ngram_labeller(probabilities, train["feature"], train["label"], features)
+        probabilities, _ = with_ngram_labeller(probabilities, train["feature"], train["label"], features)
         print(f"Self-training: n-gram logistic regression trained on {len(train['feature'])} reviews, "
               f"again with the unlabelled ones, and averaged in ({time.time() - started:.0f} s)", flush=True)
     chosen, labels = most_confident(probabilities, config.pseudo_label_ratio)

@@ -55,7 +55,7 @@ def test_the_ngram_model_and_the_teacher_label_together(tiny_run, tmp_path, monk
     train = dataset.read_split(config.preprocess_path, "train")
     chosen = [row["feature"] for row in rows]
     expected = self_training.with_ngram_labeller(np.full(len(chosen), 0.5), train["feature"], train["label"],
-                                                 chosen) > 0.5
+                                                 chosen)[0] > 0.5
     assert len(rows) > 0
     np.testing.assert_array_equal([row["label"] for row in rows], expected.astype(int))
 
@@ -77,8 +77,9 @@ def test_the_ngram_refit_learns_from_the_unlabelled_reviews_what_the_teacher_kno
     eight_alone = len(unlabelled)
     unlabelled += [np.array(filler() + [8] + filler()) for _ in range(10)]
     undecided_teacher = np.full(len(unlabelled), 0.5)
-    before = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled, refit=False)
-    after = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled)
+    before, _ = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled, refit=False)
+    after, ngram_model = self_training.with_ngram_labeller(undecided_teacher, train, labels, unlabelled)
+    np.testing.assert_allclose(ngram_model(unlabelled), 2 * after - undecided_teacher, atol=1e-6)
     # On the mean: a review refitted on with a wrong label can keep it (its own rare n-grams).
     assert after[seven_alone:eight_alone].mean() > 0.6 > before[seven_alone:eight_alone].mean()
     assert after[eight_alone:].mean() < 0.4 < before[eight_alone:].mean()
