@@ -7,7 +7,8 @@ reviews better than either (docs/results.md).
 
 The n-grams are counted here with numpy, as integer codes of the token ids: scikit-learn's
 TfidfVectorizer gives the same vocabulary and features (tests/test_ngram.py) but builds every
-n-gram as a Python string, and took 3-4 times as long over the 50,000 unlabelled reviews.
+n-gram as a Python string: it took about 2x as long to fit and 4x as long to score (docs/results.md,
+session 25).
 scikit-learn does the weighting and the fitting.
 """
 import numpy as np
