@@ -67,17 +67,20 @@ def _count_matrix(review_counts, vocabulary):
 
 
 def featurizer(features):
-    """A function from token id arrays to their TF-IDF features (CSR float32 [reviews, n-grams]):
-    the n-grams of at least MIN_DF of the reviews `features` and their inverse document frequency
-    there. The model's features are those of the labelled training reviews for every review it
-    reads, so that its refits on more reviews (src/self_training.py) reuse the matrices."""
+    """(A function from token id arrays to their TF-IDF features, CSR float32 [reviews, n-grams];
+    those features of `features` themselves). The n-grams are those of at least MIN_DF of the
+    reviews `features`, weighted by their inverse document frequency there. The model's features
+    are those of the labelled training reviews for every review it reads, so that its refits on
+    more reviews (src/self_training.py) reuse the matrices."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
     review_counts = _review_counts(features)
     seen, reviews_with = np.unique(review_counts[0], return_counts=True)
     vocabulary = seen[reviews_with >= MIN_DF]
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(_count_matrix(review_counts, vocabulary))
-    return lambda id_arrays: tfidf.transform(_count_matrix(_review_counts(id_arrays), vocabulary))
+    counts = _count_matrix(review_counts, vocabulary)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
+    featurize = lambda id_arrays: tfidf.transform(_count_matrix(_review_counts(id_arrays), vocabulary))
+    return featurize, tfidf.transform(counts)
 
 
 def fit(matrix, labels):

@@ -58,8 +58,8 @@ def with_ngram_labeller(teacher_probabilities, train_features, train_labels, unl
     seeds, for about 5 s (docs/results.md, session 25)."""
     from scipy import sparse
 
-    featurize = ngram.featurizer(train_features)
-    train_matrix, unlabelled_matrix = featurize(train_features), featurize(unlabelled_features)
+    featurize, train_matrix = ngram.featurizer(train_features)
+    unlabelled_matrix = featurize(unlabelled_features)
     model = ngram.fit(train_matrix, train_labels)
     probabilities = (teacher_probabilities + ngram.positive_probability(model, unlabelled_matrix)) / 2
     if refit:

@@ -15,16 +15,16 @@ def test_the_ngram_model_reads_word_order_through_bigrams():
         pair = [5, 6] if label else [6, 5]
         features.append(np.array(filler[:4] + pair + filler[4:], np.int32))
         labels.append(label)
-    featurize = ngram.featurizer(features[:160])
-    model = ngram.fit(featurize(features[:160]), labels[:160])
+    featurize, train_matrix = ngram.featurizer(features[:160])
+    model = ngram.fit(train_matrix, labels[:160])
     probabilities = ngram.positive_probability(model, featurize(features[160:]))
     assert ((probabilities > 0.5) == np.array(labels[160:])).all()
 
 
 def test_unseen_token_ids_get_a_probability_without_error():
     train = [np.array([2, 3, 4]), np.array([2, 3, 4]), np.array([7, 8, 9]), np.array([7, 8, 9])]
-    featurize = ngram.featurizer(train)
-    model = ngram.fit(featurize(train), [1, 1, 0, 0])
+    featurize, train_matrix = ngram.featurizer(train)
+    model = ngram.fit(train_matrix, [1, 1, 0, 0])
     probabilities = ngram.positive_probability(
         model, featurize([np.array([2, 3]), np.array([100, 101]), np.array([], np.int32)]))
     assert probabilities[0] > 0.5 and np.all((probabilities >= 0) & (probabilities <= 1))
@@ -39,7 +39,7 @@ def test_the_features_are_those_of_scikit_learns_vectorizer():
     rng = np.random.default_rng(1)
     train = [rng.integers(0, 12, size=rng.integers(0, 30)) for _ in range(60)]
     other = [rng.integers(0, 15, size=rng.integers(0, 30)) for _ in range(20)]
-    featurize = ngram.featurizer(train)
+    featurize, train_matrix = ngram.featurizer(train)
     vectorizer = TfidfVectorizer(ngram_range=(1, ngram.MAX_N), token_pattern=r"\S+", min_df=ngram.MIN_DF,
                                  sublinear_tf=True)
     text = lambda arrays: [" ".join(map(str, ids)) for ids in arrays]
@@ -48,6 +48,7 @@ def test_the_features_are_those_of_scikit_learns_vectorizer():
     code = lambda gram: sum((int(token) + 1) * ngram._BASE ** power
                             for power, token in enumerate(reversed(gram.split())))
     order = sorted(expected.vocabulary_.values(), key=lambda column: code(expected.get_feature_names_out()[column]))
+    np.testing.assert_array_equal(train_matrix.toarray(), featurize(train).toarray())
     for reviews in (train, other):
         ours = featurize(reviews).toarray()
         assert ours.shape == (len(reviews), len(expected.vocabulary_))
